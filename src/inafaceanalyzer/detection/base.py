@@ -1,0 +1,149 @@
+"""What every face detector shares: thresholds, size limits, padding, box shaping.
+
+A concrete detector only implements :meth:`FaceDetector._detect`, which finds
+faces in one RGB image and returns raw :class:`~inafaceanalyzer.detections.Detections`
+(boxes in that image's pixels, confidences in ``[0, 1]``, landmarks when it
+has them). This base class does the rest, identically for all detectors:
+
+1. black padding around the frame (``face_detection_padding``);
+2. downscaling of large frames to the smallest size at which a face of the
+   minimal size is still detectable (``min_detectable_px``), so a 1080p frame
+   costs what it needs, not more;
+3. confidence threshold, then minimal face size (longer side of the raw box,
+   in full-frame pixels, as the seed did);
+4. coordinates mapped back to the original frame;
+5. boxes squarified and scaled around their centre (1.1 by default, as the
+   seed did). The raw box is kept in ``data["raw_xyxy"]``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from ..detections import Detections
+
+__all__ = ["FaceDetector", "DetectorSettings", "shape_boxes", "resize_rgb"]
+
+
+class DetectorSettings:
+    """The generic post-processing settings of a detector."""
+
+    def __init__(
+        self,
+        min_confidence: float,
+        min_size_px: float = 30,
+        min_size_percent: float = 0.0,
+        padding: float = 0.0,
+        bbox_scaling: float = 1.1,
+        squarify: bool = True,
+    ) -> None:
+        self.min_confidence = float(min_confidence)
+        self.min_size_px = float(min_size_px)
+        self.min_size_percent = float(min_size_percent)
+        self.padding = float(padding)
+        self.bbox_scaling = float(bbox_scaling)
+        self.squarify = bool(squarify)
+
+    def min_face_size(self, height: int, width: int) -> float:
+        """The minimal face size in pixels for a frame of this size."""
+        return max(self.min_size_px, self.min_size_percent * min(height, width))
+
+
+def shape_boxes(xyxy: NDArray[np.float64], squarify: bool, scaling: float) -> NDArray[np.float64]:
+    """Make boxes square (side = longer side) and scale them around their centre."""
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    cx = (xyxy[:, 0] + xyxy[:, 2]) / 2
+    cy = (xyxy[:, 1] + xyxy[:, 3]) / 2
+    w = xyxy[:, 2] - xyxy[:, 0]
+    h = xyxy[:, 3] - xyxy[:, 1]
+    if squarify:
+        w = h = np.maximum(w, h)
+    w = w * scaling
+    h = h * scaling
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+
+
+def resize_rgb(image: NDArray[np.uint8], width: int, height: int) -> NDArray[np.uint8]:
+    """Resize an RGB image with an antialiased filter."""
+    resized = Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(resized)
+
+
+class FaceDetector(ABC):
+    """Finds faces in RGB images.
+
+    Class attributes describe the model:
+
+    Attributes:
+        name: the name users select it by (``--face_detector``).
+        min_detectable_px: the smallest face the network finds reliably, in
+            pixels of its input; frames are downscaled no further than this
+            allows for the minimal face size.
+        max_input_side: frames whose longer side exceeds this are downscaled
+            (as long as ``min_detectable_px`` allows).
+        has_landmarks: whether :meth:`_detect` gives five landmarks.
+    """
+
+    name: ClassVar[str]
+    min_detectable_px: ClassVar[float] = 12.0
+    max_input_side: ClassVar[int] = 960
+    has_landmarks: ClassVar[bool] = False
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def _detect(self, image: NDArray[np.uint8]) -> Detections:
+        """Raw faces in one C-contiguous RGB image, in its own pixel coordinates."""
+
+    def detect_many(self, images: Sequence[NDArray[np.uint8]]) -> list[Detections]:
+        """Faces of several frames. Subclasses may batch; the default loops."""
+        return [self(image) for image in images]
+
+    def __call__(self, image: NDArray[np.uint8]) -> Detections:
+        """Faces of one RGB image, filtered and shaped, in its pixel coordinates."""
+        return self._postprocess(image, self._detect(self._prepare(image)))
+
+    def _geometry(self, height: int, width: int) -> tuple[float, int, int]:
+        """Scale and padding offsets used for a frame of this size."""
+        s = self.settings
+        dx = int(width * s.padding)
+        dy = int(height * s.padding)
+        scale = self.input_scale(height + 2 * dy, width + 2 * dx, min_face=s.min_face_size(height, width))
+        return scale, dx, dy
+
+    def _prepare(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """Pad and downscale one frame as :meth:`_geometry` says."""
+        height, width = image.shape[:2]
+        scale, dx, dy = self._geometry(height, width)
+        if dx or dy:
+            padded = np.zeros((height + 2 * dy, width + 2 * dx, 3), dtype=np.uint8)
+            padded[dy : dy + height, dx : dx + width] = image
+            image = padded
+        if scale < 1.0:
+            h, w = image.shape[:2]
+            image = resize_rgb(image, max(1, round(w * scale)), max(1, round(h * scale)))
+        return np.ascontiguousarray(image)
+
+    def input_scale(self, height: int, width: int, min_face: float) -> float:
+        """How much a frame of this size is shrunk before the network sees it."""
+        longest = max(height, width)
+        if longest <= self.max_input_side:
+            return 1.0
+        smallest_allowed = self.min_detectable_px / min_face if min_face > 0 else 1.0
+        return min(1.0, max(self.max_input_side / longest, smallest_allowed))
+
+    def _postprocess(self, image: NDArray[np.uint8], raw: Detections) -> Detections:
+        s = self.settings
+        height, width = image.shape[:2]
+        scale, dx, dy = self._geometry(height, width)
+        dets = raw.scale(1.0 / scale).translate(-dx, -dy) if len(raw) else raw
+        dets = dets[dets.confidence >= s.min_confidence]
+        dets = dets[dets.size >= s.min_face_size(height, width)]
+        return dets.with_data(raw_xyxy=dets.xyxy).with_boxes(shape_boxes(dets.xyxy, s.squarify, s.bbox_scaling))

@@ -1,0 +1,60 @@
+"""A decoded frame and the facts about its source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Frame", "VideoInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded video frame, upright, as RGB.
+
+    Attributes:
+        index: 0-based position of the frame in the stream's presentation
+            order, counting every frame (also those the sampling skipped).
+        time: presentation time in seconds, relative to the first frame of
+            the stream, exact (from the PTS and the stream's time base).
+        image: ``(H, W, 3)`` uint8 RGB array, rotation metadata applied.
+    """
+
+    index: int
+    time: Fraction
+    image: NDArray[np.uint8]
+
+    @property
+    def time_s(self) -> float:
+        """:attr:`time` as a float, for tables."""
+        return float(self.time)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """What is known about a video before decoding it.
+
+    Attributes:
+        source: the path or URL as given.
+        width, height: size of the upright frames (after rotation).
+        frame_rate: the stream's average rate (e.g. ``Fraction(30000, 1001)``),
+            or ``None`` when the container does not say.
+        duration: duration in seconds, or ``None`` when unknown (live streams).
+        frame_count: number of frames announced by the container, or ``None``.
+        rotation: clockwise rotation in degrees applied to decoded frames.
+        codec: decoder name, e.g. ``"h264"``.
+        has_audio: whether the container has an audio stream.
+    """
+
+    source: str
+    width: int
+    height: int
+    frame_rate: Fraction | None
+    duration: Fraction | None
+    frame_count: int | None
+    rotation: int
+    codec: str
+    has_audio: bool

@@ -1,0 +1,155 @@
+"""The single source of analysis settings shared by the API, the CLI and workers.
+
+The CLI parses into one frozen :class:`AnalysisOptions`; the Python API and the
+distributed jobs take the same object, so defaults live here and only here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+from .errors import OptionsError
+
+__all__ = [
+    "ENGINES",
+    "FACE_DETECTORS",
+    "CLASSIFIERS",
+    "DEFAULT_DETECTION_CONFIDENCE",
+    "AnalysisOptions",
+]
+
+Engine = Literal["image", "video", "videotracking", "videokeyframes", "preprocessed_image"]
+ENGINES: tuple[str, ...] = ("image", "video", "videotracking", "videokeyframes", "preprocessed_image")
+FACE_DETECTORS: tuple[str, ...] = ("LibFaceDetection", "CenterFace")
+CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge",)
+VIDEO_ENGINES = frozenset({"video", "videotracking", "videokeyframes"})
+IMAGE_ENGINES = frozenset({"image", "preprocessed_image"})
+
+# Default minimal detection confidence of each detector, chosen on the
+# repository's sample media so that the visible faces are kept and the
+# false alarms of textured backgrounds are not.
+DEFAULT_DETECTION_CONFIDENCE: dict[str, float] = {
+    "LibFaceDetection": 0.75,
+    "CenterFace": 0.5,
+}
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Every setting of an analysis.
+
+    Attributes:
+        engine: ``image``, ``video``, ``videotracking``, ``videokeyframes`` or
+            ``preprocessed_image``.
+        face_detector: ``LibFaceDetection`` (default) or ``CenterFace``.
+        face_detection_confidence: minimal detection confidence in ``[0, 1]``;
+            ``None`` takes the detector's default
+            (:data:`DEFAULT_DETECTION_CONFIDENCE`).
+        min_face_size_px: faces whose longer side is smaller are dropped.
+        min_face_size_percent: same, as a fraction (0 to 1) of the frame's
+            shorter side; the larger of the two limits applies.
+        face_detection_padding: black border added around frames before
+            detection, as a fraction of each side (helps with faces cut by
+            the frame edge).
+        bbox_scaling: boxes are scaled by this factor around their centre.
+        squarify_bbox: boxes are made square (side = the longer side).
+        classifier: name of the gender and age classifier.
+        batch_size: faces per classifier call, and frames per detector call.
+        fps: frames analysed per second of video; ``None`` analyses every
+            frame. Above the native rate, every frame is analysed.
+        detect_period: with ``videotracking``, detection runs on one analysed
+            frame in ``detect_period``; faces are tracked in between.
+        threads: CPU threads for ONNX Runtime sessions; ``None`` uses the
+            cores available to the process.
+        device: ``cpu``, ``cuda`` or ``auto`` (CUDA when onnxruntime-gpu
+            sees a GPU).
+    """
+
+    engine: Engine = "video"
+    face_detector: str = "LibFaceDetection"
+    face_detection_confidence: float | None = None
+    min_face_size_px: int = 30
+    min_face_size_percent: float = 0.0
+    face_detection_padding: float = 0.0
+    bbox_scaling: float = 1.1
+    squarify_bbox: bool = True
+    classifier: str = "CydralGenderAge"
+    batch_size: int = 32
+    fps: float | None = None
+    detect_period: int = 1
+    threads: int | None = None
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise OptionsError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+        if self.face_detector not in FACE_DETECTORS:
+            raise OptionsError(
+                f"face_detector must be one of {', '.join(FACE_DETECTORS)}, not {self.face_detector!r}"
+            )
+        if self.classifier not in CLASSIFIERS:
+            raise OptionsError(
+                f"classifier must be one of {', '.join(CLASSIFIERS)}, not {self.classifier!r}"
+            )
+        conf = self.face_detection_confidence
+        if conf is not None and not 0.0 <= conf <= 1.0:
+            raise OptionsError(f"face_detection_confidence must be within [0, 1], not {conf}")
+        if self.min_face_size_px < 0:
+            raise OptionsError(f"min_face_size_px must be >= 0, not {self.min_face_size_px}")
+        if not 0.0 <= self.min_face_size_percent <= 1.0:
+            raise OptionsError(
+                f"min_face_size_percent is a fraction within [0, 1], not {self.min_face_size_percent}"
+            )
+        if not 0.0 <= self.face_detection_padding <= 1.0:
+            raise OptionsError(
+                f"face_detection_padding is a fraction within [0, 1], not {self.face_detection_padding}"
+            )
+        if not self.bbox_scaling > 0:
+            raise OptionsError(f"bbox_scaling must be > 0, not {self.bbox_scaling}")
+        if self.batch_size < 1:
+            raise OptionsError(f"batch_size must be >= 1, not {self.batch_size}")
+        if self.fps is not None and not (self.fps > 0 and math.isfinite(self.fps)):
+            raise OptionsError(f"fps must be a number > 0, not {self.fps}")
+        if self.detect_period < 1:
+            raise OptionsError(f"detect_period must be >= 1, not {self.detect_period}")
+        if self.threads is not None and self.threads < 1:
+            raise OptionsError(f"threads must be >= 1, not {self.threads}")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise OptionsError(f"device must be cpu, cuda or auto, not {self.device!r}")
+        if self.engine == "videokeyframes" and self.fps is not None:
+            raise OptionsError("the videokeyframes engine decodes keyframes only: it takes no fps")
+        if self.engine in IMAGE_ENGINES and self.fps is not None:
+            raise OptionsError(f"the {self.engine} engine analyses images: it takes no fps")
+        if self.engine != "videotracking" and self.detect_period != 1:
+            raise OptionsError("detect_period only applies to the videotracking engine")
+
+    @property
+    def detection_confidence(self) -> float:
+        """The confidence threshold in force: the given one or the detector's default."""
+        if self.face_detection_confidence is not None:
+            return self.face_detection_confidence
+        return DEFAULT_DETECTION_CONFIDENCE[self.face_detector]
+
+    @property
+    def is_video(self) -> bool:
+        """Whether the engine analyses videos."""
+        return self.engine in VIDEO_ENGINES
+
+    def replace(self, **changes: Any) -> AnalysisOptions:
+        """A copy with some settings changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, e.g. for a job description or a results header."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> AnalysisOptions:
+        """Options from a dict; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise OptionsError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        return cls(**values)
