@@ -1,2 +1,41 @@
-"""inafaceanalyzer: face detection, tracking, gender and age analysis of images and videos."""
+"""inafaceanalyzer: face detection, tracking, gender and age analysis of images and videos.
+
+The public API:
+
+- :class:`AnalysisOptions`: every setting, shared by the API, the CLI and workers.
+- :func:`analyze_video`, :func:`iter_video`: a video as a DataFrame, or streamed.
+- :func:`analyze_images`, :func:`analyze_preprocessed_images`: image files.
+- :class:`FaceAnalyzer`: the models, to load once and share between calls.
+- :func:`run_batch`: the batch run behind ``ina_face_analyzer.py``.
+- :class:`Detections`, :class:`FrameResult`: the result types.
+"""
+
+from __future__ import annotations
+
 __version__ = "1.0.0.dev0"
+
+from .api import analyze_images, analyze_preprocessed_images, analyze_video, iter_video
+from .detections import Detections
+from .errors import InaFaceAnalyzerError, MediaError, OptionsError
+from .options import AnalysisOptions
+from .pipeline.analyzer import FaceAnalyzer
+from .pipeline.batch import BatchReport, run_batch
+from .pipeline.results import COLUMNS, FrameResult
+
+__all__ = [
+    "COLUMNS",
+    "AnalysisOptions",
+    "BatchReport",
+    "Detections",
+    "FaceAnalyzer",
+    "FrameResult",
+    "InaFaceAnalyzerError",
+    "MediaError",
+    "OptionsError",
+    "__version__",
+    "analyze_images",
+    "analyze_preprocessed_images",
+    "analyze_video",
+    "iter_video",
+    "run_batch",
+]

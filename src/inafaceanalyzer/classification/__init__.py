@@ -1,0 +1,28 @@
+"""Gender and age classifiers; :func:`create_classifier` builds the one options name."""
+
+from __future__ import annotations
+
+from ..options import AnalysisOptions
+from .base import PREDICTION_COLUMNS, FaceClassifier, age_to_decfunc, decfunc_to_age
+
+__all__ = [
+    "PREDICTION_COLUMNS",
+    "FaceClassifier",
+    "age_to_decfunc",
+    "decfunc_to_age",
+    "classifier_classes",
+    "create_classifier",
+]
+
+
+def classifier_classes() -> dict[str, type[FaceClassifier]]:
+    """The available classifiers by name. A new classifier registers here."""
+    from .cydral import CydralGenderAge
+
+    return {cls.name: cls for cls in (CydralGenderAge,)}
+
+
+def create_classifier(options: AnalysisOptions) -> FaceClassifier:
+    """The classifier ``options.classifier`` names, with the options' batch size, threads and device."""
+    cls = classifier_classes()[options.classifier]
+    return cls(batch_size=options.batch_size, threads=options.threads, device=options.device)

@@ -1,0 +1,117 @@
+"""Command-line arguments of the analysis options, shared by every command.
+
+Each analysis flag maps to a field of :class:`AnalysisOptions`, whose
+defaults are the only ones: the parser shows them but does not own them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import fields
+
+from .. import __version__
+from ..errors import OptionsError
+from ..options import CLASSIFIERS, DEFAULT_DETECTION_CONFIDENCE, ENGINES, FACE_DETECTORS, AnalysisOptions
+
+__all__ = [
+    "EPILOG",
+    "add_analysis_arguments",
+    "add_logging_arguments",
+    "new_parser",
+    "options_from_args",
+    "setup_logging",
+]
+
+EPILOG = f"""inafaceanalyzer {__version__}. If you use it in published research, cite the
+version number together with: David Doukhan and Thomas Petit (2022). inaFaceAnalyzer:
+a Python toolbox for large-scale face-based description of gender representation in
+media with limited gender, racial and age biases."""
+
+_DEFAULTS = {f.name: f.default for f in fields(AnalysisOptions)}
+
+
+def new_parser(description: str, prog: str | None = None) -> argparse.ArgumentParser:
+    """A parser with the toolbox's formatting and epilog."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=EPILOG,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
+def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the flags of every :class:`AnalysisOptions` field to ``parser``."""
+    general = parser.add_argument_group("analysis")
+    general.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=_DEFAULTS["engine"],
+        help="image: a list of images, one CSV for all. video: one CSV per video, every frame or "
+        "--fps frames. videotracking: video with face tracking (--detect_period). videokeyframes: "
+        "keyframes only (fastest). preprocessed_image: images that are already face crops.",
+    )
+    general.add_argument("--classifier", choices=CLASSIFIERS, default=_DEFAULTS["classifier"],
+                         help="gender and age classifier")
+    general.add_argument("--batch_size", type=int, default=_DEFAULTS["batch_size"],
+                         help="faces per classifier call (larger is faster on GPU, needs more memory)")
+    general.add_argument("--threads", type=int, default=None,
+                         help="CPU threads for the networks (default: all cores available)")
+    general.add_argument("--device", choices=("auto", "cpu", "cuda"), default=_DEFAULTS["device"],
+                         help="where ONNX networks run; auto uses CUDA when onnxruntime-gpu sees a GPU")
+
+    detection = parser.add_argument_group("face detection")
+    defaults = ", ".join(f"{name}: {value}" for name, value in DEFAULT_DETECTION_CONFIDENCE.items())
+    detection.add_argument("--face_detector", choices=FACE_DETECTORS, default=_DEFAULTS["face_detector"],
+                           help="LibFaceDetection: libfacedetection CNN (CPU). CenterFace: ONNX, CPU or "
+                           "CUDA, with 5 landmarks")
+    detection.add_argument("--face_detection_confidence", type=float, default=None,
+                           help=f"minimal detection confidence in [0, 1] (defaults: {defaults})")
+    detection.add_argument("--min_face_size_px", type=int, default=_DEFAULTS["min_face_size_px"],
+                           help="faces smaller than this (longer side, pixels) are ignored")
+    detection.add_argument("--min_face_size_percent", type=float, default=_DEFAULTS["min_face_size_percent"],
+                           help="faces smaller than this fraction (0 to 1) of the frame's shorter side are ignored")
+    detection.add_argument("--face_detection_padding", type=float, default=_DEFAULTS["face_detection_padding"],
+                           help="black padding added around frames before detection, as a fraction of "
+                           "their size (helps with faces cut by the frame edge)")
+    detection.add_argument("--bbox_scaling", type=float, default=_DEFAULTS["bbox_scaling"],
+                           help="detected boxes are scaled by this factor around their centre")
+    detection.add_argument("--no_squarify_bbox", dest="squarify_bbox", action="store_false",
+                           help="keep the detector's box shape instead of making boxes square")
+
+    video = parser.add_argument_group("video")
+    video.add_argument("--fps", type=float, default=None,
+                       help="frames analysed per second: the frame nearest each multiple of 1/FPS s is "
+                       "kept (default: every frame)")
+    video.add_argument("--detect_period", type=int, default=_DEFAULTS["detect_period"],
+                       help="videotracking: detect faces on one analysed frame in DETECT_PERIOD, track "
+                       "them in between")
+
+
+def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AnalysisOptions:
+    """The options the parsed flags say; contradictions end the program with a usage error."""
+    values = {f.name: getattr(args, f.name) for f in fields(AnalysisOptions) if hasattr(args, f.name)}
+    try:
+        return AnalysisOptions(**values)
+    except OptionsError as error:
+        parser.error(str(error))
+        raise  # unreachable: parser.error exits
+
+
+def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--verbose``, ``--quiet`` and ``--no_progress``."""
+    group = parser.add_argument_group("output")
+    group.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    group.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+    group.add_argument("--no_progress", action="store_true", help="hide progress bars")
+    group.add_argument("--version", action="version", version=f"inafaceanalyzer {__version__}")
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    """Log to stderr at the level the flags ask for."""
+    level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:
+        logging.getLogger("libav").setLevel(logging.CRITICAL)

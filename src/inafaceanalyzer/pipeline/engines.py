@@ -1,0 +1,124 @@
+"""Engines: decode a source, hand its frames to a :class:`FaceAnalyzer`, yield results.
+
+``image``            : one result per image file (``frame`` = the path).
+``video``            : one result per analysed frame (all frames, or ``fps`` sampling).
+``videokeyframes``   : one result per keyframe; only keyframes are decoded.
+``preprocessed_image``: inputs are face crops; no detection.
+``videotracking``    : see :mod:`inafaceanalyzer.tracking`.
+
+Decoding runs in a background thread (:func:`prefetch`) while the analyzer
+works; results are generators, so nothing grows with the length of a video.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ..errors import MediaError
+from ..io import Frame, VideoInfo, VideoSource, load_image
+from ..options import AnalysisOptions
+from .analyzer import FaceAnalyzer
+from .prefetch import prefetch
+from .results import COLUMNS, FrameResult, results_dataframe
+
+__all__ = ["VideoAnalysis", "iter_images", "expected_frame_count"]
+
+log = logging.getLogger(__name__)
+
+ErrorHandler = Callable[[MediaError], None]
+
+
+def expected_frame_count(info: VideoInfo, options: AnalysisOptions) -> int | None:
+    """How many frames the sampling will keep, for progress bars (``None`` if unknown)."""
+    if options.engine == "videokeyframes":
+        return None
+    if options.fps is None or (info.frame_rate is not None and options.fps >= info.frame_rate):
+        return info.frame_count
+    if info.duration is None:
+        return None
+    return int(info.duration * Fraction(str(options.fps))) + 1
+
+
+class VideoAnalysis:
+    """The analysis of one video: :attr:`info` at once, results when iterated.
+
+    Opening raises :class:`MediaError` for sources that cannot be read;
+    iterating may raise it for files that turn out truncated or corrupt.
+
+    Args:
+        source: path or URL of the video.
+        options: analysis settings (engine ``video`` or ``videokeyframes``).
+        analyzer: models to use (built from ``options`` if not given).
+    """
+
+    def __init__(self, source: str, options: AnalysisOptions, analyzer: FaceAnalyzer | None = None) -> None:
+        self.source = str(source)
+        self.options = options
+        self.analyzer = analyzer or FaceAnalyzer(options)
+        self.video = VideoSource(
+            self.source,
+            fps=options.fps,
+            keyframes_only=options.engine == "videokeyframes",
+        )
+        self.info: VideoInfo = self.video.info
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The header of this engine's table."""
+        return COLUMNS[self.options.engine]
+
+    def write_extras(self, table_path: Path) -> None:
+        """Write the outputs that go beside the table, once it is complete (none here)."""
+
+    @property
+    def expected_frames(self) -> int | None:
+        """Number of frames that will be analysed, when known in advance."""
+        return expected_frame_count(self.info, self.options)
+
+    def frames(self) -> Iterator[Frame]:
+        """The sampled frames, decoded in a background thread."""
+        return prefetch(self.video, maxsize=8, name=f"decode:{self.source}")
+
+    def dataframe(self) -> pd.DataFrame:
+        """All results as one table with the engine's columns (reads the whole video)."""
+        return results_dataframe(self, self.options.engine)
+
+    def __iter__(self) -> Iterator[FrameResult]:
+        keyed = ((frame, frame.image) for frame in self.frames())
+        for frame, faces in self.analyzer.analyze_stream(keyed):
+            yield FrameResult(frame.index, frame.time_s, faces)
+
+
+def _load_all(
+    sources: Iterable[str], on_error: ErrorHandler
+) -> Iterator[tuple[str, NDArray[np.uint8]]]:
+    for source in sources:
+        try:
+            yield str(source), load_image(source)
+        except MediaError as error:
+            on_error(error)
+
+
+def iter_images(
+    sources: Iterable[str],
+    analyzer: FaceAnalyzer,
+    on_error: ErrorHandler,
+    preprocessed: bool = False,
+) -> Iterator[FrameResult]:
+    """Results of image files, in order; unreadable ones go to ``on_error`` and are skipped.
+
+    With ``preprocessed``, each image is a face crop: it is classified whole,
+    without detection.
+    """
+    loaded = prefetch(_load_all(sources, on_error), maxsize=16, name="load-images")
+    for source, faces in analyzer.analyze_stream(loaded, detect=not preprocessed):
+        if not preprocessed and len(faces) == 0:
+            log.warning("%s: no face found", source)
+        yield FrameResult(source, None, faces)

@@ -1,0 +1,90 @@
+"""Results of one analysed frame or image, and their rows in the seed's tables.
+
+Every engine yields :class:`FrameResult` objects; :func:`result_rows` turns
+one into table rows whose first columns are exactly the seed's
+(``frame,bbox,detect_conf,sex_decfunc,age_decfunc,sex_label,age_label``),
+followed by extra columns. :data:`COLUMNS` gives each engine's header.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..detections import Detections
+
+__all__ = ["FrameResult", "COLUMNS", "result_rows", "results_dataframe", "format_bbox"]
+
+_SEED = ("frame", "bbox", "detect_conf", "sex_decfunc", "age_decfunc", "sex_label", "age_label")
+_EXTRA = ("face_size", "sex_prob_male", "age_std")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "image": _SEED + _EXTRA,
+    "video": _SEED + ("time_s",) + _EXTRA,
+    "videokeyframes": _SEED + ("time_s",) + _EXTRA,
+    "preprocessed_image": ("filename", "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std"),
+}
+"""The header of each engine's table. Seed columns first, then extras:
+
+- ``time_s``: presentation time of the frame in seconds from the first frame.
+- ``face_size``: longer side of the detector's raw box, in pixels.
+- ``sex_prob_male``: probability that the face is a man's.
+- ``age_std``: standard deviation of the predicted age distribution (years).
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """The faces of one analysed frame or image.
+
+    Attributes:
+        frame: the frame index (videos) or the file path (images).
+        time_s: presentation time in seconds (videos), else ``None``.
+        faces: the faces, with prediction columns in ``faces.data``.
+    """
+
+    frame: int | str
+    time_s: float | None
+    faces: Detections
+
+
+def format_bbox(box: Iterable[float]) -> str:
+    """A box as the seed wrote it: ``"(left, top, right, bottom)"`` in whole pixels."""
+    return "(" + ", ".join(str(int(math.floor(v + 0.5))) for v in box) + ")"
+
+
+def result_rows(result: FrameResult, engine: str) -> Iterator[dict[str, Any]]:
+    """One row per face of ``result``, with the columns of ``engine``."""
+    faces = result.faces
+    raw = faces.data.get("raw_xyxy", faces.xyxy)
+    sizes = np.maximum(raw[:, 2] - raw[:, 0], raw[:, 3] - raw[:, 1]) if len(faces) else np.zeros(0)
+    columns = COLUMNS[engine]
+    for i in range(len(faces)):
+        row: dict[str, Any] = {}
+        for column in columns:
+            if column in ("frame", "filename"):
+                row[column] = result.frame
+            elif column == "bbox":
+                row[column] = format_bbox(faces.xyxy[i])
+            elif column == "detect_conf":
+                conf = faces.confidence[i]
+                row[column] = None if np.isnan(conf) else float(conf)
+            elif column == "time_s":
+                row[column] = result.time_s
+            elif column == "face_size":
+                row[column] = float(sizes[i])
+            else:
+                value = faces.data[column][i]
+                row[column] = value.item() if isinstance(value, np.generic) else value
+        yield row
+
+
+def results_dataframe(results: Iterable[FrameResult], engine: str) -> pd.DataFrame:
+    """A table of all faces of ``results``, with the columns of ``engine``."""
+    rows = [row for result in results for row in result_rows(result, engine)]
+    return pd.DataFrame(rows, columns=list(COLUMNS[engine]))
