@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
 import subprocess
 import sys
-import threading
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from .conftest import BUNDLED, HAMILTON, INDIA, KNUTH, SHARED_VIDEOS
+from .http_helpers import serve_directory
 
 pytestmark = pytest.mark.shared_media
 
@@ -132,20 +129,11 @@ def test_contradicting_options_are_a_usage_error(tmp_path):
 
 @pytest.fixture()
 def http_root(tmp_path):
-    """A local HTTP server on 127.0.0.1 serving tmp_path."""
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield tmp_path, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    """A local HTTP server on 127.0.0.1 serving tmp_path/www."""
+    root = tmp_path / "www"
+    root.mkdir()
+    with serve_directory(root) as base:
+        yield root, base
 
 
 def test_urls_work_for_an_image_and_a_video(http_root, tmp_path):

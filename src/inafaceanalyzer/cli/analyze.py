@@ -14,7 +14,13 @@ from collections.abc import Sequence
 
 from ..errors import InaFaceAnalyzerError
 from ..options import AnalysisOptions
-from .arguments import add_analysis_arguments, add_logging_arguments, new_parser, options_from_args, setup_logging
+from .arguments import (
+    add_analysis_arguments,
+    add_logging_arguments,
+    new_parser,
+    options_from_args,
+    setup_logging,
+)
 
 __all__ = ["build_parser", "main"]
 

@@ -13,7 +13,13 @@ from dataclasses import fields
 
 from .. import __version__
 from ..errors import OptionsError
-from ..options import CLASSIFIERS, DEFAULT_DETECTION_CONFIDENCE, ENGINES, FACE_DETECTORS, AnalysisOptions
+from ..options import (
+    CLASSIFIERS,
+    DEFAULT_DETECTION_CONFIDENCE,
+    ENGINES,
+    FACE_DETECTORS,
+    AnalysisOptions,
+)
 
 __all__ = [
     "EPILOG",

@@ -29,7 +29,14 @@ from .analyzer import FaceAnalyzer
 from .engines import VideoAnalysis, iter_images
 from .results import COLUMNS, FrameResult, result_rows
 
-__all__ = ["BatchReport", "Failure", "run_batch", "output_stem", "video_output_paths"]
+__all__ = [
+    "BatchReport",
+    "Failure",
+    "analyze_video_to_files",
+    "output_stem",
+    "run_batch",
+    "video_output_paths",
+]
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +137,42 @@ def run_batch(
     return report
 
 
+def analyze_video_to_files(
+    source: str,
+    destination: Path,
+    options: AnalysisOptions,
+    analyzer: FaceAnalyzer,
+    progress: bool = False,
+    label: str | None = None,
+) -> int:
+    """Analyse one video and write its table at ``destination`` (and the files beside it).
+
+    This is the unit of work of a batch run and of a distributed job. The
+    table is written under a temporary name and renamed once complete.
+
+    Returns:
+        the number of face rows written.
+
+    Raises:
+        MediaError: the video cannot be read.
+        OSError: an output cannot be written.
+    """
+    analysis = _video_engine(options)(source, options, analyzer)
+    bar = tqdm(
+        total=analysis.expected_frames,
+        desc=label or output_stem(source),
+        unit="frame",
+        disable=not progress,
+        leave=False,
+    )
+    with bar, CsvTableWriter(destination, analysis.columns) as writer:
+        for result in analysis:
+            writer.write_rows(result_rows(result, options.engine))
+            bar.update(1)
+    analysis.write_extras(destination)
+    return writer.rows_written
+
+
 def _run_videos(
     inputs: Sequence[str],
     directory: Path,
@@ -140,31 +183,20 @@ def _run_videos(
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     paths = video_output_paths(inputs, directory)
-    engine = _video_engine(options)
     for number, source in enumerate(inputs, start=1):
         destination = paths[source]
         log.info("analysing video %d/%d: %s -> %s", number, len(inputs), source, destination)
         try:
-            analysis = engine(source, options, analyzer)
-            bar = tqdm(
-                total=analysis.expected_frames,
-                desc=f"[{number}/{len(inputs)}] {output_stem(source)}",
-                unit="frame",
-                disable=not progress,
-                leave=False,
+            rows = analyze_video_to_files(
+                source, destination, options, analyzer, progress, label=f"[{number}/{len(inputs)}] {output_stem(source)}"
             )
-            with bar, CsvTableWriter(destination, analysis.columns) as writer:
-                for result in analysis:
-                    writer.write_rows(result_rows(result, options.engine))
-                    bar.update(1)
-            analysis.write_extras(destination)
         except MediaError as error:
             report.fail(source, error.reason)
             continue
         except OSError as error:
             report.fail(source, f"cannot write {destination}: {error.strerror or error}")
             continue
-        report.faces += writer.rows_written
+        report.faces += rows
         report.outputs.append(destination)
 
 

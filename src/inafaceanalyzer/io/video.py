@@ -1,0 +1,499 @@
+"""Video decoding with PyAV: exact frame times, sampling by time, upright RGB frames.
+
+:class:`VideoSource` opens a file or ``http(s)://`` URL, says what it knows at
+once (:attr:`VideoSource.info`), then yields :class:`~inafaceanalyzer.io.frame.Frame`
+objects lazily.
+
+Time
+    A frame's time is ``(pts - first_pts) * time_base``, an exact
+    :class:`~fractions.Fraction` of seconds, where ``first_pts`` is the
+    presentation timestamp of the first decoded frame. A frame without pts
+    takes its decoding timestamp, else the previous frame's time plus its
+    duration. Times never come from a rounded frame rate.
+
+Index
+    The 0-based position of the frame among all the frames of the stream in
+    presentation order, skipped ones included. With ``keyframes_only`` the
+    frames between keyframes are not decoded, so the index is derived:
+    ``round(time * frame_rate)`` (exact for constant-rate video, the nearest
+    frame slot for variable-rate video).
+
+Sampling (``fps=F``)
+    For each target time ``k / F`` (k = 0, 1, 2, ...), the frame nearest to it
+    is kept (ties go to the earlier frame); a frame nearest to several targets
+    is kept once, and targets at or past the end of the last frame get
+    nothing (with ``keyframes_only``, the last keyframe stands for the rest
+    of the video). Equivalently, each frame owns the interval between the midpoints
+    to its neighbours and is kept when a target falls in it, so one frame of
+    lookahead suffices (:class:`NearestTimeSampler`). Every frame is still
+    decoded, so that indexes stay exact; only kept frames are converted to RGB,
+    which is most of the cost saved for sparse sampling. The decoder does not
+    seek: after a seek the number of frames skipped is unknown, and the index
+    could only be estimated.
+
+Rotation
+    The display matrix of the stream (MP4/MOV ``tkhd`` matrix, as FFmpeg
+    attaches it to decoded frames) or, failing that, a legacy ``rotate``
+    metadata tag, is applied, so frames are upright; :attr:`VideoInfo.rotation`
+    is the clockwise angle applied. Mirroring in a display matrix is ignored.
+
+Truncated files
+    An MP4 cut before its index (``moov`` atom at the end) cannot be opened.
+    One cut in its media data decodes up to the cut: all frames that could be
+    decoded are yielded, then (``strict=True``, the default) the iterator
+    raises :class:`~inafaceanalyzer.errors.MediaError` ("truncated or corrupt
+    video at frame N ..."), on a decoder error or when fewer frames came than
+    the container announced (MP4/MOV announce it; for containers that do not,
+    such as Matroska or MPEG-TS, only decoder errors reveal a cut). With
+    ``strict=False`` these problems are logged as warnings, damaged packets are
+    skipped, and iteration ends normally.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from types import TracebackType
+from typing import Self
+
+import av
+import av.error
+import numpy as np
+from av.container import InputContainer
+from av.stream import Disposition
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+from numpy.typing import NDArray
+
+from ..errors import MediaError, OptionsError
+from .frame import Frame, VideoInfo
+from .remote import DEFAULT_TIMEOUT_S, check_local_file, ffmpeg_options, is_url
+
+__all__ = ["VideoSource", "NearestTimeSampler", "rotate_clockwise", "TRUNCATION_TOLERANCE_FRAMES"]
+
+logger = logging.getLogger(__name__)
+
+#: Frames that may be missing, compared with the count the container
+#: announces, before a video is reported as truncated.
+TRUNCATION_TOLERANCE_FRAMES: int = 2
+
+_HALF = Fraction(1, 2)
+
+
+def rotate_clockwise(image: NDArray[np.uint8], degrees: int) -> NDArray[np.uint8]:
+    """Rotate an ``(H, W, C)`` image clockwise by a multiple of 90 degrees.
+
+    Returns:
+        A C-contiguous array (a copy unless ``degrees`` is 0 and ``image`` is
+        already contiguous).
+
+    Raises:
+        ValueError: ``degrees`` is not a multiple of 90.
+    """
+    if degrees % 90:
+        raise ValueError(f"rotation must be a multiple of 90 degrees, not {degrees}")
+    quarter_turns = (degrees // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=-quarter_turns) if quarter_turns else image)
+
+
+class NearestTimeSampler:
+    """Streaming choice of the frame nearest to each target time ``k / fps``.
+
+    Frames are offered in presentation order. Each frame owns the times from
+    the midpoint with the previous frame (excluded) to the midpoint with the
+    next one (included), and is kept when a target falls there; the last frame
+    owns the times up to its end (excluded). Each target gets at most one
+    frame and each frame is kept at most once.
+    """
+
+    def __init__(self, fps: Fraction) -> None:
+        if fps <= 0:
+            raise OptionsError(f"fps must be > 0, not {fps}")
+        self.fps = Fraction(fps)
+        self._next_target = 0  # index k of the first target not yet served
+
+    def keep(self, boundary: Fraction) -> bool:
+        """Offer a frame that is not the last one.
+
+        Args:
+            boundary: midpoint between this frame's time and the next one's.
+
+        Returns:
+            Whether a target ``k / fps <= boundary`` not served yet exists,
+            i.e. whether the frame is kept.
+        """
+        return self._serve_up_to(math.floor(boundary * self.fps) + 1 if boundary >= 0 else 0)
+
+    def keep_last(self, end: Fraction) -> bool:
+        """Offer the last frame, which ends at ``end`` (time plus duration)."""
+        return self._serve_up_to(math.ceil(end * self.fps) if end > 0 else 0)
+
+    def _serve_up_to(self, n_targets: int) -> bool:
+        """Mark targets ``0 .. n_targets - 1`` as served; whether any was new."""
+        if n_targets > self._next_target:
+            self._next_target = n_targets
+            return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """A decoded frame not yet converted to RGB."""
+
+    raw: VideoFrame
+    index: int
+    time: Fraction
+    end: Fraction
+
+
+class VideoSource:
+    """A video file or ``http(s)://`` URL, decoded lazily into upright RGB frames.
+
+    The source is opened at construction (so that missing, empty, unreadable
+    or non-video sources fail at once) and :attr:`info` is filled. Iterating
+    yields :class:`~inafaceanalyzer.io.frame.Frame` objects and closes the
+    container at the end; iterating again reopens the source. Use it as a
+    context manager, or call :meth:`close`, when stopping early.
+
+    Args:
+        source: path or ``http(s)://`` URL.
+        fps: keep the frame nearest to each multiple of ``1 / fps`` seconds
+            (any positive rate, e.g. 0.5, 1, 29.97, 1000); ``None`` keeps
+            every frame. Floats are read through their decimal text, so
+            ``29.97`` means exactly ``2997/100``.
+        keyframes_only: decode only keyframes (much faster); combined with
+            ``fps``, the keyframe nearest to each target is kept.
+        strict: raise :class:`MediaError` when the video turns out truncated
+            or corrupt while decoding; when ``False``, log a warning instead.
+        timeout: network timeout in seconds for URLs.
+
+    Raises:
+        MediaError: at construction, with the reason ("file not found",
+            "empty file (0 bytes)", "not a media file FFmpeg can read: ...",
+            "no video stream", "HTTP 404 Not Found", ...).
+        OptionsError: ``fps`` is not a positive number.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        fps: float | Fraction | None = None,
+        keyframes_only: bool = False,
+        *,
+        strict: bool = True,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self.source = source
+        self.fps: Fraction | None = _as_rate(fps)
+        self.keyframes_only = bool(keyframes_only)
+        self.strict = bool(strict)
+        self.timeout = float(timeout)
+        self._container: InputContainer | None = None
+        self._decoded: Generator[_Decoded, None, None] | None = None
+        self._first: _Decoded | None = None
+        self.info: VideoInfo = self._open()
+
+    # -- public verbs -------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Yield the kept frames in presentation order, then close the container.
+
+        Raises:
+            MediaError: (``strict=True``) after the last decodable frame, when
+                the video is truncated or corrupt.
+        """
+        if self._decoded is None or self._first is None:
+            self.info = self._open()
+        decoded, pending = self._decoded, self._first
+        if decoded is None or pending is None:  # pragma: no cover - _open sets both or raises
+            raise RuntimeError("VideoSource was not opened")
+        self._decoded = self._first = None  # consumed by this iteration
+        return self._iterate(decoded, pending)
+
+    def close(self) -> None:
+        """Close the container (idempotent)."""
+        if self._decoded is not None:
+            self._decoded.close()
+        self._decoded = self._first = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"VideoSource({str(self.source)!r}, fps={self.fps}, keyframes_only={self.keyframes_only})"
+
+    # -- opening ------------------------------------------------------------
+
+    def _open(self) -> VideoInfo:
+        """Open the container, decode the first frame, return what is known."""
+        self.close()
+        container = self._open_container()
+        try:
+            stream = _pick_video_stream(container, self.source)
+            stream.thread_type = "AUTO"
+            if self.keyframes_only:
+                stream.codec_context.skip_frame = "NONKEY"
+            decoded = self._decode(container, stream)
+            first = next(decoded, None)
+            if first is None:
+                raise MediaError(self.source, "no decodable video frame")
+        except BaseException:
+            container.close()
+            raise
+        self._container, self._decoded, self._first = container, decoded, first
+
+        rotation = _clockwise_rotation(first.raw, stream)
+        width, height = first.raw.width, first.raw.height
+        if rotation in (90, 270):
+            width, height = height, width
+        return VideoInfo(
+            source=str(self.source),
+            width=width,
+            height=height,
+            frame_rate=_frame_rate(stream),
+            duration=_duration(container, stream),
+            frame_count=stream.frames or None,
+            rotation=rotation,
+            codec=stream.codec_context.name,
+            has_audio=bool(container.streams.audio),
+        )
+
+    def _open_container(self) -> InputContainer:
+        """``av.open`` with network options for URLs, errors turned into :class:`MediaError`."""
+        url = is_url(self.source)
+        if url:
+            name = str(self.source)
+            options = ffmpeg_options(self.timeout)
+            timeout: tuple[float, float] | None = (self.timeout, self.timeout)
+        else:
+            name = os.fspath(check_local_file(self.source))
+            options, timeout = {}, None
+        try:
+            return av.open(name, mode="r", options=options, timeout=timeout)
+        except av.error.FFmpegError as exc:
+            raise MediaError(self.source, _open_error_reason(exc, name, url, self.timeout)) from exc
+
+    # -- decoding -----------------------------------------------------------
+
+    def _decode(self, container: InputContainer, stream: VideoStream) -> Generator[_Decoded, None, None]:
+        """Decode the stream into timed, indexed frames, checking for truncation.
+
+        Raises :class:`MediaError` (``strict``) on decoder errors and, at the
+        end, when fewer frames came than announced.
+        """
+        time_base = stream.time_base or Fraction(1, 1)
+        rate = _frame_rate(stream)
+        period = 1 / rate if rate else None
+        origin: Fraction | None = None
+        previous_end: Fraction | None = None
+        previous_time: Fraction | None = None
+        decoded = packets = 0
+        warned_order = False
+
+        def fail(reason: str) -> None:
+            if previous_time is None:
+                where = "at frame 0"
+            else:  # the frame after the last one decoded
+                estimate = previous_end if previous_end is not None else previous_time
+                position = _index_from_time(estimate, rate, decoded) if self.keyframes_only else decoded
+                where = f"at frame {position} (t={float(estimate):.3f}s)"
+            message = f"truncated or corrupt video {where}: {reason}"
+            if self.strict:
+                raise MediaError(self.source, message)
+            logger.warning("%s: %s (ignored: strict=False)", self.source, message)
+
+        demuxed = container.demux(stream)
+        while True:
+            try:
+                packet = next(demuxed)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:
+                fail(_ffmpeg_message(exc))
+                break  # a demuxer error is not recoverable
+            if packet.size:
+                packets += 1
+                if packet.is_corrupt:
+                    logger.warning(
+                        "%s: video packet %d is flagged corrupt (incomplete or damaged)", self.source, packets - 1
+                    )
+            try:
+                frames = stream.decode(packet)
+            except av.error.FFmpegError as exc:
+                fail(_ffmpeg_message(exc))
+                continue
+            for raw in frames:
+                absolute = _absolute_time(raw, time_base, previous_end)
+                if origin is None:
+                    origin = absolute
+                time = absolute - origin
+                if previous_time is not None and time <= previous_time and not warned_order:
+                    logger.warning("%s: non-increasing frame times (%s s after %s s)", self.source, time, previous_time)
+                    warned_order = True
+                duration = Fraction(raw.duration) * time_base if raw.duration else period
+                end = time + duration if duration is not None else time
+                index = _index_from_time(time, rate, decoded) if self.keyframes_only else decoded
+                yield _Decoded(raw, index, time, end)
+                decoded += 1
+                previous_time, previous_end = time, end
+
+        announced = stream.frames or 0
+        seen = packets if self.keyframes_only else decoded
+        if announced and seen < announced - TRUNCATION_TOLERANCE_FRAMES:
+            what = "packets" if self.keyframes_only else "frames"
+            fail(f"only {seen} of the {announced} announced {what} could be read")
+
+    def _iterate(self, decoded: Generator[_Decoded, None, None], pending: _Decoded) -> Iterator[Frame]:
+        """Apply the sampling with one frame of lookahead; convert kept frames only."""
+        sampler = NearestTimeSampler(self.fps) if self.fps is not None else None
+        rotation = self.info.rotation
+        error: MediaError | None = None
+        try:
+            try:
+                for item in decoded:
+                    if sampler is None or sampler.keep((pending.time + item.time) * _HALF):
+                        yield _to_frame(pending, rotation)
+                    pending = item
+            except MediaError as exc:  # deliver what was decoded before the failure
+                error = exc
+            end = pending.end
+            if self.keyframes_only and self.info.duration is not None:
+                end = max(end, self.info.duration)  # the last keyframe stands for the rest
+            if sampler is None or sampler.keep_last(end):
+                yield _to_frame(pending, rotation)
+            if error is not None:
+                raise error
+        finally:
+            decoded.close()
+            self.close()
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _as_rate(fps: float | Fraction | None) -> Fraction | None:
+    """A sampling rate as an exact fraction (floats through their shortest decimal text)."""
+    if fps is None:
+        return None
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, Fraction)):
+        raise OptionsError(f"fps must be a number, not {fps!r}")
+    if isinstance(fps, float) and not math.isfinite(fps):
+        raise OptionsError(f"fps must be finite, not {fps}")
+    rate = Fraction(str(fps)) if isinstance(fps, float) else Fraction(fps)
+    if rate <= 0:
+        raise OptionsError(f"fps must be > 0, not {fps}")
+    return rate
+
+
+def _pick_video_stream(container: InputContainer, source: object) -> VideoStream:
+    """The first video stream that is not a cover picture."""
+    videos = list(container.streams.video)
+    for stream in videos:
+        if not stream.disposition & Disposition.attached_pic:
+            return stream
+    if videos:
+        raise MediaError(source, "no video stream (only a still cover picture)")
+    raise MediaError(source, "no video stream")
+
+
+def _frame_rate(stream: VideoStream) -> Fraction | None:
+    rate = stream.average_rate or stream.guessed_rate
+    return Fraction(rate) if rate else None
+
+
+def _duration(container: InputContainer, stream: VideoStream) -> Fraction | None:
+    if stream.duration and stream.time_base:
+        return stream.duration * Fraction(stream.time_base)
+    if container.duration:
+        return Fraction(container.duration, av.time_base)
+    return None
+
+
+def _absolute_time(raw: VideoFrame, time_base: Fraction, previous_end: Fraction | None) -> Fraction:
+    """Presentation time of a frame in seconds, not yet relative to the first frame."""
+    stamp = raw.pts if raw.pts is not None else raw.dts
+    if stamp is not None:
+        return stamp * time_base
+    return previous_end if previous_end is not None else Fraction(0)
+
+
+def _index_from_time(time: Fraction, rate: Fraction | None, ordinal: int) -> int:
+    """``round(time * rate)``, half up; the ordinal when the rate is unknown."""
+    if rate is None:
+        return ordinal
+    return math.floor(time * rate + _HALF)
+
+
+def _clockwise_rotation(raw: VideoFrame, stream: VideoStream) -> int:
+    """Clockwise degrees (0, 90, 180, 270) that make the frames upright.
+
+    ``VideoFrame.rotation`` is the counter-clockwise angle of FFmpeg's display
+    matrix; the legacy ``rotate`` tag is already clockwise.
+    """
+    degrees = -raw.rotation if raw.rotation else 0
+    if not degrees:
+        tag = next((v for k, v in stream.metadata.items() if k.lower() == "rotate"), "0")
+        try:
+            degrees = round(float(tag))
+        except ValueError:
+            logger.warning("ignoring unreadable rotate tag %r", tag)
+    snapped = (round(degrees / 90) * 90) % 360
+    if (degrees - snapped) % 360:
+        logger.warning("rotation of %s degrees rounded to %d", degrees, snapped)
+    return snapped
+
+
+def _to_frame(item: _Decoded, rotation: int) -> Frame:
+    image = item.raw.to_ndarray(format="rgb24")
+    return Frame(index=item.index, time=item.time, image=rotate_clockwise(image, rotation))
+
+
+def _ffmpeg_message(exc: av.error.FFmpegError) -> str:
+    return str(exc.strerror or exc)
+
+
+def _open_error_reason(exc: av.error.FFmpegError, name: str, url: bool, timeout: float) -> str:
+    """Words for a failure of ``av.open``."""
+    message = _ffmpeg_message(exc)
+    if isinstance(exc, (av.error.HTTPError, av.error.HTTPClientError)):
+        return "HTTP " + message.removeprefix("Server returned ").strip()
+    if isinstance(exc, av.error.FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, av.error.PermissionError):
+        return "permission denied"
+    if isinstance(exc, (av.error.ConnectionRefusedError, av.error.ConnectionResetError)):
+        return f"cannot connect: {message}"
+    if isinstance(exc, (av.error.ExitError, av.error.TimeoutError)) and url:
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, av.error.InvalidDataError):
+        if not url and _looks_like_mp4(name):
+            return "truncated or corrupt video: MP4/MOV file whose index (moov atom) cannot be read, probably cut short"
+        return f"not a media file FFmpeg can read: {message}"
+    if url:
+        return f"cannot read over the network: {message}"
+    return f"cannot open: {message}"
+
+
+def _looks_like_mp4(path: str) -> bool:
+    """Whether a file starts with an ISO base media ``ftyp`` box."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp"
