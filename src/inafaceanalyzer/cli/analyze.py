@@ -16,7 +16,9 @@ from ..errors import InaFaceAnalyzerError
 from ..options import AnalysisOptions
 from .arguments import (
     add_analysis_arguments,
+    add_export_arguments,
     add_logging_arguments,
+    exports_from_args,
     new_parser,
     options_from_args,
     setup_logging,
@@ -40,17 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
                           help="video engines: directory that receives one CSV per video (created if "
                           "missing). image engines: the CSV file to write")
     add_analysis_arguments(parser)
+    add_export_arguments(parser)
     add_logging_arguments(parser)
     return parser
 
 
-def _check_output(parser: argparse.ArgumentParser, options: AnalysisOptions, output: str) -> None:
+def _check_output(parser: argparse.ArgumentParser, options: AnalysisOptions, output: str, suffix: str = ".csv") -> None:
     if options.is_video:
         if os.path.exists(output) and not os.path.isdir(output):
             parser.error(f"-o {output}: with a video engine OUTPUT is a directory, and this is a file")
     else:
-        if not output.lower().endswith(".csv"):
-            parser.error(f"-o {output}: with an image engine OUTPUT is a CSV file, ending in .csv")
+        if not output.lower().endswith(suffix):
+            parser.error(f"-o {output}: with an image engine OUTPUT is a {suffix[1:].upper()} file, ending in {suffix}")
         if os.path.isdir(output):
             parser.error(f"-o {output}: is a directory; give the CSV file to write")
 
@@ -61,12 +64,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args)
     options = options_from_args(parser, args)
-    _check_output(parser, options, args.output)
+    exports = exports_from_args(args)
+    _check_output(parser, options, args.output, exports.table_suffix)
+    if exports.any_video_export and not options.is_video:
+        parser.error("--ass_subtitle_export, --mp4_export and --html_report need a video engine")
 
     from ..pipeline.batch import run_batch
 
     try:
-        report = run_batch(args.input, args.output, options, progress=not (args.no_progress or args.quiet))
+        report = run_batch(
+            args.input, args.output, options, progress=not (args.no_progress or args.quiet), exports=exports
+        )
     except InaFaceAnalyzerError as error:
         log.error("%s", error)
         return 1

@@ -24,6 +24,8 @@ from ..options import (
 __all__ = [
     "EPILOG",
     "add_analysis_arguments",
+    "add_export_arguments",
+    "exports_from_args",
     "add_logging_arguments",
     "new_parser",
     "options_from_args",
@@ -104,6 +106,37 @@ def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace)
     except OptionsError as error:
         parser.error(str(error))
         raise  # unreachable: parser.error exits
+
+
+def add_export_arguments(parser: argparse.ArgumentParser, tables: bool = True) -> None:
+    """Flags of the outputs besides the tables (:class:`~inafaceanalyzer.export.options.ExportOptions`)."""
+    from ..export.options import BATCH_REPORT_NAME
+
+    group = parser.add_argument_group("exports")
+    if tables:
+        group.add_argument("--output_format", choices=("csv", "parquet"), default="csv",
+                           help="format of the result tables: csv, or parquet (columnar, typed, compressed; for "
+                           "large studies)")
+    group.add_argument("--ass_subtitle_export", action="store_true",
+                       help="video engines: also write <name>.ass, subtitles that draw each face's box and label "
+                       "(vlc clip.mp4 --sub-file out/clip.ass)")
+    group.add_argument("--mp4_export", action="store_true",
+                       help="video engines: also write <name>.mp4, the video with the faces drawn (H.264, audio kept)")
+    group.add_argument("--html_report", action="store_true",
+                       help=f"video engines: also write <name>.html, a report per video, and {BATCH_REPORT_NAME} "
+                       "for all of them when there are several (self-contained HTML, works offline)")
+
+
+def exports_from_args(args: argparse.Namespace):
+    """The :class:`~inafaceanalyzer.export.options.ExportOptions` the parsed flags say."""
+    from ..export.options import ExportOptions
+
+    return ExportOptions(
+        table_format=getattr(args, "output_format", "csv"),
+        ass=args.ass_subtitle_export,
+        mp4=args.mp4_export,
+        html_report=args.html_report,
+    )
 
 
 def add_logging_arguments(parser: argparse.ArgumentParser) -> None:

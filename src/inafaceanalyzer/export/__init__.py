@@ -1,0 +1,31 @@
+"""Outputs: result tables (CSV, Parquet), subtitles, annotated video.
+
+- :func:`open_table_writer`, :func:`read_table`: streaming, atomic table
+  writers (``.csv`` or ``.parquet``) and their reader;
+- :class:`ExportOptions`: which of these a batch run writes;
+- :func:`export_annotations`: ASS subtitles and/or an annotated MP4 of a
+  video from its results table, for live runs and re-rendering alike;
+- underneath: :mod:`.timeline` (which frames were analysed, exact times),
+  :mod:`.overlay` (boxes and labels per analysed frame), :mod:`.ass`,
+  :mod:`.video`.
+
+Every file is written under a temporary name and renamed when complete
+(:func:`atomic_path`).
+"""
+
+from .atomic import atomic_path
+from .options import ExportOptions
+from .render import Sampling, export_annotations
+from .table import TABLE_FORMATS, CsvTableWriter, ParquetTableWriter, open_table_writer, read_table
+
+__all__ = [
+    "TABLE_FORMATS",
+    "CsvTableWriter",
+    "ExportOptions",
+    "ParquetTableWriter",
+    "Sampling",
+    "atomic_path",
+    "export_annotations",
+    "open_table_writer",
+    "read_table",
+]

@@ -22,7 +22,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import MediaError, OptionsError
-from ..export.table import CsvTableWriter
+from ..export.options import BATCH_REPORT_NAME, ExportOptions
+from ..export.table import open_table_writer
 from ..io import is_url
 from ..options import AnalysisOptions
 from .analyzer import FaceAnalyzer
@@ -116,21 +117,26 @@ def run_batch(
     output: str | os.PathLike[str],
     options: AnalysisOptions,
     progress: bool = False,
+    *,
+    exports: ExportOptions | None = None,
 ) -> BatchReport:
     """Analyse ``inputs`` and write the tables; never raises for a bad input.
 
     Args:
         inputs: paths or URLs.
         output: the output directory (video engines, created if missing) or
-            the CSV file (image engines).
+            the table file (image engines: ``.csv`` or ``.parquet``).
         options: analysis settings.
         progress: show progress bars on stderr.
+        exports: the table format, and the subtitles, annotated videos and
+            HTML reports to write beside the tables (video engines).
     """
     started = time.perf_counter()
     report = BatchReport()
+    exports = exports or ExportOptions()
     analyzer = FaceAnalyzer(options)
     if options.is_video:
-        _run_videos(inputs, Path(output), options, analyzer, report, progress)
+        _run_videos(inputs, Path(output), options, analyzer, report, progress, exports)
     else:
         _run_images(inputs, Path(output), options, analyzer, report, progress)
     report.seconds = time.perf_counter() - started
@@ -144,19 +150,36 @@ def analyze_video_to_files(
     analyzer: FaceAnalyzer,
     progress: bool = False,
     label: str | None = None,
+    *,
+    ass_path: Path | None = None,
+    mp4_path: Path | None = None,
+    report_path: Path | None = None,
 ) -> int:
     """Analyse one video and write its table at ``destination`` (and the files beside it).
 
-    This is the unit of work of a batch run and of a distributed job. The
-    table is written under a temporary name and renamed once complete.
+    This is the unit of work of a batch run and of a distributed job. Each
+    output is written under a temporary name and renamed once complete; the
+    table first, then the subtitles, the annotated video and the report,
+    drawn from the table and the times of every analysed frame.
+
+    Args:
+        destination: the table, ``.csv`` or ``.parquet`` (by its suffix).
+        ass_path: also write ASS subtitles that draw the faces there.
+        mp4_path: also write the video with the faces drawn there (H.264 MP4).
+        report_path: also write the video's HTML report there.
 
     Returns:
         the number of face rows written.
 
     Raises:
         MediaError: the video cannot be read.
+        OptionsError: ``mp4_path`` is the source video.
         OSError: an output cannot be written.
     """
+    if mp4_path is not None:
+        from ..export.render import check_not_source
+
+        check_not_source(source, mp4_path)
     analysis = _video_engine(options)(source, options, analyzer)
     bar = tqdm(
         total=analysis.expected_frames,
@@ -165,12 +188,42 @@ def analyze_video_to_files(
         disable=not progress,
         leave=False,
     )
-    with bar, CsvTableWriter(destination, analysis.columns) as writer:
+    analysed: list[float] = []
+    with bar, open_table_writer(destination, analysis.columns) as writer:
         for result in analysis:
             writer.write_rows(result_rows(result, options.engine))
+            analysed.append(float(result.time_s or 0.0))
             bar.update(1)
     analysis.write_extras(destination)
+    if ass_path is not None or mp4_path is not None or report_path is not None:
+        _write_exports(source, destination, analysed, ass_path, mp4_path, report_path, progress)
     return writer.rows_written
+
+
+def _write_exports(
+    source: str,
+    table: Path,
+    analysed: list[float],
+    ass_path: Path | None,
+    mp4_path: Path | None,
+    report_path: Path | None,
+    progress: bool,
+) -> None:
+    """The subtitles, annotated video and report of an analysed video, from its table."""
+    from ..export.render import export_annotations
+    from ..export.table import read_table
+
+    results = read_table(table)
+    rendered = export_annotations(
+        source, results, ass_path=ass_path, mp4_path=mp4_path, analysed=analysed, progress=progress
+    )
+    if report_path is not None:
+        from ..report import find_tracks_file, load_video_data, write_video_report
+
+        data = load_video_data(results, name=output_stem(source), source=source, analysed=rendered.analysed,
+                               timing=rendered.timing, tracks=find_tracks_file(table))
+        write_video_report(report_path, data)
+        log.info("wrote %s", report_path)
 
 
 def _run_videos(
@@ -180,24 +233,54 @@ def _run_videos(
     analyzer: FaceAnalyzer,
     report: BatchReport,
     progress: bool,
+    exports: ExportOptions,
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    paths = video_output_paths(inputs, directory)
+    paths = video_output_paths(inputs, directory, exports.table_suffix)
+    if exports.html_report and any(output_stem(source) + ".html" == BATCH_REPORT_NAME for source in inputs):
+        raise OptionsError(f"an input's report would be {BATCH_REPORT_NAME}, the batch report: rename the input")
+    summaries = []
     for number, source in enumerate(inputs, start=1):
         destination = paths[source]
+        outputs = exports.video_outputs(directory, output_stem(source))
         log.info("analysing video %d/%d: %s -> %s", number, len(inputs), source, destination)
         try:
             rows = analyze_video_to_files(
-                source, destination, options, analyzer, progress, label=f"[{number}/{len(inputs)}] {output_stem(source)}"
+                source, destination, options, analyzer, progress, label=f"[{number}/{len(inputs)}] {output_stem(source)}",
+                ass_path=outputs.ass, mp4_path=outputs.mp4, report_path=outputs.report,
             )
         except MediaError as error:
             report.fail(source, error.reason)
+            continue
+        except OptionsError as error:
+            report.fail(source, str(error))
             continue
         except OSError as error:
             report.fail(source, f"cannot write {destination}: {error.strerror or error}")
             continue
         report.faces += rows
         report.outputs.append(destination)
+        if exports.html_report:
+            try:
+                summaries.append(_summary(source, destination, options, outputs.report))
+            except (MediaError, OSError, ValueError) as error:
+                log.warning("%s: left out of the batch report: %s", source, error)
+    if exports.html_report and len(inputs) > 1 and summaries:
+        from ..report import write_batch_report
+
+        write_batch_report(directory / BATCH_REPORT_NAME, summaries, title=f"{len(summaries)} videos")
+        log.info("wrote %s", directory / BATCH_REPORT_NAME)
+
+
+def _summary(source: str, table: Path, options: AnalysisOptions, report_path: Path | None):
+    """A video's totals for the batch report, from its table (the sampling is the options')."""
+    from ..export.render import Sampling
+    from ..report import load_video_data
+
+    sampling = Sampling(fps=options.fps, keyframes=options.engine == "videokeyframes", known=True)
+    summary = load_video_data(table, name=output_stem(source), source=source, sampling=sampling).summary
+    summary.report = report_path.name if report_path is not None else None
+    return summary
 
 
 def _run_images(
@@ -213,7 +296,7 @@ def _run_images(
     try:
         with (
             tqdm(total=len(inputs), desc="images", unit="image", disable=not progress) as bar,
-            CsvTableWriter(destination, COLUMNS[options.engine]) as writer,
+            open_table_writer(destination, COLUMNS[options.engine]) as writer,
         ):
             result: FrameResult
             for result in iter_images(inputs, analyzer, on_error, preprocessed=preprocessed):

@@ -1,0 +1,166 @@
+"""``ina_face_render``: subtitles, annotated videos and reports from existing result tables.
+
+No analysis runs: each table (CSV or Parquet, as ``ina_face_analyzer.py``
+wrote it) is drawn over its source video, so the outputs of a large batch
+can be looked at later::
+
+    ina_face_render --mp4_export --ass_subtitle_export -i out/clip.csv --video clip.mp4 -o rendered/
+    ina_face_render --html_report -i out/*.csv --video videos/*.mp4 -o out/
+
+Tables and videos are paired by name (``clip.csv`` with ``clip.mp4``), or
+in order when there is one of each. ``<name>.tracks.csv`` files given with
+the tables are used as tracks, not drawn. The frames the analysis sampled
+are rebuilt from ``--fps`` / ``--keyframes`` when given, else inferred from
+the table.
+
+Exit status: 0 when everything was written, 1 when anything failed (each
+named on stderr), 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import MediaError, OptionsError
+from ..export.options import BATCH_REPORT_NAME
+from ..export.table import table_stem
+from ..pipeline.batch import output_stem
+from .arguments import add_export_arguments, add_logging_arguments, new_parser, setup_logging
+
+__all__ = ["build_parser", "main", "pair_tables_and_videos"]
+
+log = logging.getLogger("inafaceanalyzer")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``ina_face_render``."""
+    parser = new_parser(
+        "Draw existing result tables over their videos (ASS subtitles, annotated MP4) and write HTML "
+        "reports, without analysing again.",
+        prog="ina_face_render",
+    )
+    group = parser.add_argument_group("inputs and outputs")
+    group.add_argument("-i", dest="tables", nargs="+", required=True, metavar="TABLE",
+                       help="result tables of video engines (.csv or .parquet); <name>.tracks.csv files are "
+                       "taken as the tracks of <name>")
+    group.add_argument("--video", dest="videos", nargs="+", default=[], metavar="VIDEO",
+                       help="the analysed videos (paths or URLs), paired with the tables by name; needed for "
+                       "subtitles and MP4, optional for reports (thumbnails)")
+    group.add_argument("-o", dest="output", metavar="DIRECTORY", default=None,
+                       help="directory of the outputs (created if missing; default: each table's directory)")
+    sampling = parser.add_argument_group("the analysis' sampling (default: inferred from the table)")
+    exclusive = sampling.add_mutually_exclusive_group()
+    exclusive.add_argument("--fps", type=float, default=None,
+                           help="the --fps the analysis used (every analysed frame is rebuilt exactly)")
+    exclusive.add_argument("--keyframes", action="store_true", help="the analysis used --engine videokeyframes")
+    exclusive.add_argument("--every_frame", action="store_true", help="the analysis used every frame (no --fps)")
+    add_export_arguments(parser, tables=False)
+    add_logging_arguments(parser)
+    return parser
+
+
+def pair_tables_and_videos(tables: Sequence[str], videos: Sequence[str]) -> list[tuple[Path, str | None]]:
+    """Each table with its video (``None`` when none was given), by name or, one of each, in order.
+
+    Raises:
+        OptionsError: two videos share a name, or a video matches no table.
+    """
+    paths = [Path(t) for t in tables]
+    if len(paths) == 1 and len(videos) == 1:
+        return [(paths[0], videos[0])]
+    by_name: dict[str, str] = {}
+    for video in videos:
+        name = output_stem(video)
+        if name in by_name and by_name[name] != video:
+            raise OptionsError(f"videos {by_name[name]} and {video} have the same name: give them one at a time")
+        by_name[name] = video
+    names = {table_stem(p) for p in paths}
+    unmatched = [v for n, v in by_name.items() if n not in names]
+    if unmatched:
+        raise OptionsError(f"no table for {', '.join(unmatched)} (tables and videos are paired by name)")
+    return [(p, by_name.get(table_stem(p))) for p in paths]
+
+
+def _is_tracks_table(path: Path) -> bool:
+    return table_stem(path).endswith(".tracks")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args)
+    if not (args.ass_subtitle_export or args.mp4_export or args.html_report):
+        parser.error("nothing to do: ask for --ass_subtitle_export, --mp4_export and/or --html_report")
+    if args.fps is not None and not args.fps > 0:
+        parser.error(f"--fps must be > 0, not {args.fps}")
+    tables = [t for t in args.tables if not _is_tracks_table(Path(t))]
+    if not tables:
+        parser.error("no result table among the inputs (only tracks tables)")
+    try:
+        pairs = pair_tables_and_videos(tables, args.videos)
+    except OptionsError as error:
+        parser.error(str(error))
+    if (args.ass_subtitle_export or args.mp4_export) and any(video is None for _, video in pairs):
+        missing = ", ".join(str(t) for t, video in pairs if video is None)
+        parser.error(f"subtitles and MP4 need the source video (--video) of: {missing}")
+
+    from ..export.render import Sampling, export_annotations
+    from ..report import load_video_data, write_batch_report, write_video_report
+
+    known = args.fps is not None or args.keyframes or args.every_frame
+    sampling = Sampling(fps=args.fps, keyframes=args.keyframes, known=known)
+    progress = not (args.no_progress or args.quiet)
+    failures: list[tuple[str, str]] = []
+    summaries = []
+    for table, video in pairs:
+        directory = Path(args.output) if args.output else table.parent
+        name = table_stem(table)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            rendered = None
+            if args.ass_subtitle_export or args.mp4_export:
+                rendered = export_annotations(
+                    video,  # type: ignore[arg-type]
+                    table,
+                    ass_path=directory / f"{name}.ass" if args.ass_subtitle_export else None,
+                    mp4_path=directory / f"{name}.mp4" if args.mp4_export else None,
+                    sampling=sampling,
+                    progress=progress,
+                )
+            if args.html_report:
+                report_path = directory / f"{name}.html"
+                data = load_video_data(
+                    table, name=name, source=video, sampling=sampling,
+                    timing=rendered.timing if rendered else None, analysed=rendered.analysed if rendered else None,
+                )
+                summaries.append(write_video_report(report_path, data))
+                log.info("wrote %s", report_path)
+        except MediaError as error:
+            failures.append((str(error.source), error.reason))
+        except (OptionsError, ValueError) as error:
+            failures.append((str(table), str(error)))
+        except OSError as error:
+            failures.append((str(table), f"cannot write: {error.strerror or error}"))
+    if args.html_report and len(pairs) > 1 and summaries:
+        directory = Path(args.output) if args.output else pairs[0][0].parent
+        try:
+            write_batch_report(directory / BATCH_REPORT_NAME, summaries, title=f"{len(summaries)} videos")
+            log.info("wrote %s", directory / BATCH_REPORT_NAME)
+        except OSError as error:
+            failures.append((str(directory / BATCH_REPORT_NAME), f"cannot write: {error.strerror or error}"))
+    if failures:
+        print(f"{len(failures)} of {len(pairs)} table(s) failed:", file=sys.stderr)
+        for source, reason in failures:
+            print(f"  {source}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,328 @@
+"""Which frames of a video were analysed, and how long each one's results hold.
+
+A results table lists faces, so an analysed frame without faces leaves no
+row; yet it ends the display of the faces found before it. Exports therefore
+need the times of *all* analysed frames:
+
+- a live run records them while it analyses (exact);
+- re-rendering rebuilds them from the source's packet timestamps and the
+  sampling the analysis used (``fps``, or keyframes only), with the same
+  nearest-time rule as :class:`~inafaceanalyzer.io.VideoSource` (exact);
+- failing that, the sampling rate is inferred from the table (see
+  :func:`infer_analysed_frames`).
+
+Times are seconds from the first frame of the video stream, as in the
+table's ``time_s`` column. Players time a file from the container's start
+(the earliest stream, often the audio), so subtitles add
+:attr:`VideoTiming.player_offset` to these times.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import av.error
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import MediaError
+from ..io import VideoSource
+from ..io.remote import DEFAULT_TIMEOUT_S, ffmpeg_options, is_url
+from ..io.video import NearestTimeSampler
+
+__all__ = [
+    "AnalysedFrames",
+    "VideoTiming",
+    "analysed_frames",
+    "infer_analysed_frames",
+    "open_input",
+    "read_timing",
+    "video_stream",
+]
+
+log = logging.getLogger(__name__)
+
+#: Two times closer than this (seconds) are the same frame.
+SAME_FRAME_S = 1e-6
+
+
+@dataclass(frozen=True)
+class VideoTiming:
+    """What exports need to know about a source video, read from its packets.
+
+    Attributes:
+        source: the path or URL.
+        width, height: size of the upright frames (rotation applied).
+        time_base: the video stream's time base.
+        origin_pts: presentation timestamp of the first frame.
+        pts: ``(N,)`` int64 timestamps of every frame, in presentation order
+            (empty when the packets were not read).
+        keyframe: ``(N,)`` bool, whether each frame is a keyframe.
+        end: end of the last frame in seconds from the first frame.
+        player_offset: time of the first video frame on a player's clock,
+            whose zero is the start of the container (the earliest stream).
+        frame_rate: the stream's average rate, if known.
+        duration: the stream's duration as the container states it, if known.
+        rotation: clockwise degrees applied to make frames upright.
+        has_audio: whether the container has an audio stream.
+    """
+
+    source: str
+    width: int
+    height: int
+    time_base: Fraction
+    origin_pts: int
+    pts: NDArray[np.int64]
+    keyframe: NDArray[np.bool_]
+    end: Fraction
+    player_offset: Fraction
+    frame_rate: Fraction | None
+    duration: Fraction | None
+    rotation: int
+    has_audio: bool
+
+    def times(self) -> list[Fraction]:
+        """Exact time of every frame, seconds from the first one."""
+        base, origin = self.time_base, self.origin_pts
+        return [(int(p) - origin) * base for p in self.pts]
+
+    @property
+    def frame_count(self) -> int:
+        """Number of frames (0 when the packets were not read)."""
+        return len(self.pts)
+
+
+def read_timing(source: str | os.PathLike[str], *, packets: bool = True) -> VideoTiming:
+    """Read the timing of ``source``: frame size and origin, and (``packets``) every frame's time.
+
+    Only packets are read (no decoding) except the first frame, so this is
+    fast; for a URL it downloads the file when ``packets`` is true.
+
+    Raises:
+        MediaError: the source cannot be read.
+    """
+    with VideoSource(source) as video:
+        info = video.info
+    with open_input(source) as container:
+        stream = video_stream(container)
+        base = Fraction(stream.time_base) if stream.time_base else Fraction(1)
+        origin, rows = _scan(container, stream, packets)
+        start = Fraction(container.start_time, av.time_base) if container.start_time is not None else origin * base
+        pts = np.array([row[0] for row in rows], np.int64)
+        keyframe = np.array([row[1] for row in rows], np.bool_)
+        durations = np.array([row[2] for row in rows], np.int64)
+        keep = pts >= origin  # frames before the first displayed one are not shown
+        pts, keyframe, durations = pts[keep], keyframe[keep], durations[keep]
+        period = 1 / info.frame_rate if info.frame_rate else None
+        if len(pts):
+            last = (int(pts[-1]) - origin) * base
+            step = int(durations[-1]) * base if durations[-1] else period or Fraction(0)
+            end = last + step
+        elif info.duration is not None:
+            stream_start = stream.start_time if stream.start_time is not None else origin
+            end = info.duration - (origin - stream_start) * base
+        else:
+            end = Fraction(0)
+    return VideoTiming(
+        source=str(source),
+        width=info.width,
+        height=info.height,
+        time_base=base,
+        origin_pts=origin,
+        pts=pts,
+        keyframe=keyframe,
+        end=end,
+        player_offset=origin * base - start,
+        frame_rate=info.frame_rate,
+        duration=info.duration,
+        rotation=info.rotation,
+        has_audio=info.has_audio,
+    )
+
+
+def open_input(source: str | os.PathLike[str]) -> av.container.InputContainer:
+    """Open a path or URL for reading with PyAV (network timeouts as :class:`VideoSource`).
+
+    Raises:
+        MediaError: it cannot be opened.
+    """
+    name = os.fspath(source)
+    url = is_url(name)
+    try:
+        if url:
+            return av.open(name, options=ffmpeg_options(DEFAULT_TIMEOUT_S), timeout=(DEFAULT_TIMEOUT_S, DEFAULT_TIMEOUT_S))
+        return av.open(name)
+    except av.error.FFmpegError as error:
+        raise MediaError(source, f"cannot open: {error.strerror or error}") from error
+
+
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The stream :class:`VideoSource` decodes: the first video stream that is not a cover picture."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise MediaError(container.name, "no video stream")
+
+
+def _scan(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, packets: bool
+) -> tuple[int, list[tuple[int, bool, int]]]:
+    """The timestamp of the first decoded frame (the origin of times, as :class:`VideoSource`
+    takes it) and, with ``packets``, ``(pts, keyframe, duration)`` of every frame in
+    presentation order. Only packets up to the first frame are decoded."""
+    origin: int | None = None
+    rows: list[tuple[int, bool, int]] = []
+    for packet in container.demux(stream):
+        if origin is None:
+            for frame in stream.decode(packet):
+                stamp = frame.pts if frame.pts is not None else frame.dts
+                origin = int(stamp) if stamp is not None else 0
+                break
+        if not packets:
+            if origin is not None:
+                break
+            continue
+        if packet.pts is not None and packet.size and not packet.is_discard:
+            rows.append((int(packet.pts), bool(packet.is_keyframe), int(packet.duration or 0)))
+    if origin is None:  # frames held back by the decoder until the end
+        for frame in stream.decode(None):
+            stamp = frame.pts if frame.pts is not None else frame.dts
+            origin = int(stamp) if stamp is not None else 0
+            break
+    rows.sort()
+    return origin or 0, rows
+
+
+@dataclass(frozen=True)
+class AnalysedFrames:
+    """The times of the analysed frames of a video, and where its last one ends.
+
+    Attributes:
+        times: ``(N,)`` sorted float seconds from the first frame.
+        end: end of the video, seconds (the last analysed frame holds until then).
+        exact: whether the times are known (recorded, or rebuilt from the
+            sampling the analysis used) rather than inferred from a table.
+    """
+
+    times: NDArray[np.float64]
+    end: float
+    exact: bool = True
+
+    @classmethod
+    def from_times(cls, times: object, end: float, exact: bool = True) -> AnalysedFrames:
+        """From any sequence of times (sorted here)."""
+        values = np.unique(np.asarray(times, dtype=np.float64).reshape(-1))
+        last = float(values[-1]) if len(values) else 0.0
+        return cls(values, max(float(end), last), exact)
+
+    def hold_ends(self, times: NDArray[np.float64]) -> NDArray[np.float64]:
+        """For each of ``times`` (sorted, unique), when its display ends: at the next analysed frame.
+
+        ``times`` may hold times that are not in :attr:`times` (rows of an
+        inexact timeline): they start a display of their own too.
+        """
+        merged = np.union1d(self.times, times)
+        position = np.searchsorted(merged, times + SAME_FRAME_S, side="left")
+        ends = np.empty(len(times), np.float64)
+        inside = position < len(merged)
+        ends[inside] = merged[position[inside]]
+        ends[~inside] = self.end
+        return np.maximum(ends, times)
+
+
+def analysed_frames(timing: VideoTiming, fps: float | Fraction | None = None, keyframes: bool = False) -> AnalysedFrames:
+    """The frames an analysis with this sampling kept, rebuilt from the packet timestamps.
+
+    Uses :class:`~inafaceanalyzer.io.video.NearestTimeSampler` exactly as
+    :class:`~inafaceanalyzer.io.VideoSource` does, so the times are the ones
+    the analysis wrote in ``time_s``.
+    """
+    if not timing.frame_count:
+        raise ValueError("the timing was read without packets: use read_timing(source, packets=True)")
+    times = timing.times()
+    end = timing.end
+    if keyframes:  # as VideoSource(keyframes_only=True): the last keyframe stands for the rest
+        times = [t for t, key in zip(times, timing.keyframe, strict=True) if key]
+        if timing.duration is not None:
+            end = max(end, timing.duration)
+    if fps is None:
+        kept = times
+    else:
+        rate = Fraction(str(fps)) if isinstance(fps, float) else Fraction(fps)
+        sampler = NearestTimeSampler(rate)
+        kept = [t for t, following in zip(times, times[1:], strict=False) if sampler.keep((t + following) / 2)]
+        if times and sampler.keep_last(end):
+            kept.append(times[-1])
+    return AnalysedFrames.from_times([float(t) for t in kept], float(end), exact=True)
+
+
+def infer_analysed_frames(table_times: NDArray[np.float64], timing: VideoTiming | None = None) -> AnalysedFrames:
+    """Best guess of the analysed frames of a table whose sampling is not known.
+
+    With the source's ``timing``: the keyframes, then the rate suggested by
+    the table's spacing (rounded to two significant digits), then every
+    frame are tried; the first sampling whose frames include every time of
+    the table is taken (exact when the table's frames are dense enough to
+    show the rate). Otherwise each time of the table holds until the next
+    one, at most 1.5 times the table's usual spacing.
+    """
+    times = np.unique(np.asarray(table_times, dtype=np.float64))
+    spacing = _usual_spacing(times)
+    if timing is not None and timing.frame_count and len(times):
+        candidates: list[tuple[str, AnalysedFrames]] = []
+        if timing.keyframe.any() and not timing.keyframe.all():
+            candidates.append(("keyframes", analysed_frames(timing, keyframes=True)))
+        if spacing is not None:
+            rate = _round_rate(1.0 / spacing)
+            if timing.frame_rate is None or rate < float(timing.frame_rate) * 0.95:
+                candidates.append((f"fps {rate:g}", analysed_frames(timing, fps=rate)))
+        candidates.append(("every frame", analysed_frames(timing)))
+        for name, candidate in candidates:
+            if _covers(candidate.times, times):
+                log.info("%s: analysed frames inferred from the table: %s", timing.source, name)
+                return AnalysedFrames(candidate.times, candidate.end, exact=False)
+        end = float(timing.end)
+    elif timing is not None:
+        end = float(timing.end)
+    else:  # the video's end is not known: the last frame holds as long as the others
+        end = float(times[-1]) + (spacing or 0.0) if len(times) else 0.0
+    if spacing is None:
+        return AnalysedFrames.from_times(times, end, exact=False)
+    # Without a sampling that fits, each table time starts a display that ends at
+    # the next one, or after 1.5 usual spacings: add those end points as frames.
+    gaps = np.diff(np.append(times, max(end, times[-1] + 1.5 * spacing)))
+    stops = times[gaps > 1.5 * spacing] + 1.5 * spacing
+    return AnalysedFrames.from_times(np.concatenate([times, stops]), end, exact=False)
+
+
+def _usual_spacing(times: NDArray[np.float64]) -> float | None:
+    """The spacing of consecutive analysed frames as a table shows it (its common small gap)."""
+    gaps = np.diff(times)
+    gaps = gaps[gaps > SAME_FRAME_S]
+    if not len(gaps):
+        return None
+    smallest = float(gaps.min())
+    close = gaps[gaps < smallest * 1.5]
+    return float(np.median(close))
+
+
+def _round_rate(rate: float) -> float:
+    """A rate rounded to two significant digits (9.99 -> 10, 0.4995 -> 0.5, 29.97 -> 30)."""
+    digits = 1 - math.floor(math.log10(rate))
+    return round(rate, digits)
+
+
+def _covers(frames: NDArray[np.float64], times: NDArray[np.float64]) -> bool:
+    """Whether each of ``times`` is one of ``frames``."""
+    if not len(frames):
+        return not len(times)
+    after = np.searchsorted(frames, times)
+    before = np.clip(after - 1, 0, len(frames) - 1)
+    after = np.clip(after, 0, len(frames) - 1)
+    nearest = np.minimum(np.abs(frames[after] - times), np.abs(frames[before] - times))
+    return bool((nearest <= SAME_FRAME_S).all())

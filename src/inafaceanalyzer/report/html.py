@@ -1,0 +1,293 @@
+"""Self-contained HTML reports: one per video, one per batch.
+
+Each page is a single file that works offline: plotly.js (from the plotly
+package) is inlined, thumbnails are inlined JPEG; no CDN, no server. Totals
+are also written as ``data-total``/``data-value`` attributes, so scripts and
+tests can read them from the page.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import logging
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.offline
+
+from .. import __version__
+from ..errors import MediaError
+from ..export.atomic import atomic_path
+from ..export.overlay import GENDER_NAMES, face_labels, parse_bboxes
+from . import charts
+from .summary import GENDERS, VideoData, VideoSummary
+from .thumbnails import crop_thumbnail, grab_frames
+
+__all__ = ["write_batch_report", "write_video_report"]
+
+log = logging.getLogger(__name__)
+
+#: Most thumbnails in a video's gallery.
+MAX_THUMBNAILS = 48
+
+_CSS = """
+:root { --f: %(f)s; --m: %(m)s; --u: %(u)s; --ink: #1d232b; --muted: #5d6773; --line: #e2e6ea; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+       background: #f6f7f9; }
+main { max-width: 1200px; margin: 0 auto; padding: 20px 24px 40px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 0 0 10px; }
+.meta, .note { color: var(--muted); margin: 0 0 6px; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 16px 18px; margin: 16px 0; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(430px, 1fr)); gap: 16px; }
+.grid > section { margin: 0; min-width: 0; }
+.js-plotly-plot, .plot-container { width: 100%%; }
+table { border-collapse: collapse; width: 100%%; font-variant-numeric: tabular-nums; }
+th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+thead th { color: var(--muted); font-weight: 600; }
+tr.total td, tr.total th { font-weight: 700; border-bottom: none; }
+.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(118px, 1fr)); gap: 10px; }
+figure { margin: 0; text-align: center; font-size: 12px; }
+figure img { height: 112px; max-width: 100%%; border-radius: 4px; border: 3px solid var(--u); object-fit: cover; }
+figure.f img { border-color: var(--f); } figure.m img { border-color: var(--m); }
+figcaption { color: var(--muted); margin-top: 2px; }
+.scroll { overflow-x: auto; }
+a { color: #1667c4; }
+"""
+
+
+# Charts are drawn as the page is parsed; once laid out, fit them to their boxes.
+_RESIZE = (
+    "window.addEventListener('load', function () {"
+    " document.querySelectorAll('.js-plotly-plot').forEach(function (p) { Plotly.Plots.resize(p); }); });"
+)
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    return plotly.offline.get_plotlyjs()
+
+
+def _hex(gender: str) -> str:
+    return charts.colour(gender)
+
+
+def _figure(fig: go.Figure, div_id: str) -> str:
+    return fig.to_html(
+        full_html=False, include_plotlyjs=False, div_id=div_id,
+        config={"responsive": True, "displaylogo": False},
+    )
+
+
+def _page(title: str, body: str) -> str:
+    css = _CSS % {"f": _hex("f"), "m": _hex("m"), "u": _hex("")}
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        f"<meta name=\"generator\" content=\"inafaceanalyzer {__version__}\">\n"
+        f"<title>{html.escape(title)}</title>\n<style>{css}</style>\n"
+        f"<script type=\"text/javascript\">{_plotly_js()}</script>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
+        f"<script>{_RESIZE}</script>\n</body>\n</html>\n"
+    )
+
+
+def _write(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _number(value: float, decimals: int = 0) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def _cell(key: str, value: float | None, decimals: int = 0, suffix: str = "") -> str:
+    if value is None:
+        return "<td>&ndash;</td>"
+    return f"<td data-total=\"{key}\" data-value=\"{value:.6g}\">{_number(value, decimals)}{suffix}</td>"
+
+
+def _share(part: float, whole: float) -> float | None:
+    return 100.0 * part / whole if whole > 0 else None
+
+
+def _totals_table(
+    detections: dict[str, int], tracks: dict[str, int] | None, seconds: dict[str, float], time_from: str
+) -> str:
+    """Rows: women, men, (unknown), all; columns: detections, tracks, face-seconds, shares."""
+    all_seconds = sum(seconds.values())
+    all_detections = sum(detections.values())
+    genders = [g for g in GENDERS if g or detections.get(g) or seconds.get(g) or (tracks or {}).get(g)]
+    head = ["", "detections", "% of detections"]
+    if tracks is not None:
+        head += ["tracks", "% of tracks"]
+    head += ["face-seconds", "% of screen time"]
+    rows = []
+    for g in genders + ["total"]:
+        key = g or "unknown"
+        total = g == "total"
+        n = all_detections if total else detections.get(g, 0)
+        secs = all_seconds if total else seconds.get(g, 0.0)
+        name = "all" if total else GENDER_NAMES[g]
+        swatch = "" if total else f"<span class=\"swatch\" style=\"background:{_hex(g)}\"></span>"
+        cells = [f"<th scope=\"row\">{swatch}{name}</th>", _cell(f"detections.{key}", n),
+                 _cell(f"detections_share.{key}", _share(n, all_detections), 1, "%")]
+        if tracks is not None:
+            t = sum(tracks.values()) if total else tracks.get(g, 0)
+            cells += [_cell(f"tracks.{key}", t), _cell(f"tracks_share.{key}", _share(t, sum(tracks.values())), 1, "%")]
+        cells += [_cell(f"face_seconds.{key}", secs, 1), _cell(f"face_seconds_share.{key}", _share(secs, all_seconds), 1, "%")]
+        rows.append(f"<tr class=\"{'total' if total else 'gender'}\" data-gender=\"{key}\">{''.join(cells)}</tr>")
+    how = (
+        "Face-seconds are the summed durations of the tracks."
+        if time_from == "tracks"
+        else "Face-seconds: each detected face counts from its frame to the next analysed frame."
+    )
+    return (
+        "<div class=\"scroll\"><table id=\"totals\"><thead><tr>"
+        + "".join(f"<th scope=\"col\">{h}</th>" for h in head)
+        + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
+        f"<p class=\"note\">{how} Genders are the ones smoothed along each track when the table has them.</p>"
+    )
+
+
+def _share_measures(detections: dict[str, int], tracks: dict[str, int] | None, seconds: dict[str, float]):
+    measures: list[tuple[str, dict[str, float]]] = [("detections", {k: float(v) for k, v in detections.items()})]
+    if tracks is not None:
+        measures.append(("tracks", {k: float(v) for k, v in tracks.items()}))
+    measures.append(("screen time", seconds))
+    return measures
+
+
+def _gallery(data: VideoData) -> str:
+    """Thumbnails: one per track (longest first), or the largest faces of an untracked table."""
+    table = data.table
+    if not len(table):
+        return "<p class=\"note\">No face was found.</p>"
+    if data.source is None:
+        return "<p class=\"note\">No thumbnails: the source video was not given.</p>"
+    boxes = parse_bboxes(table["bbox"])
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    labels = face_labels(table)
+    picks: list[tuple[int, str, str]] = []  # (row, caption, gender)
+    if data.tracks is not None:
+        by_id = pd.Series(area, index=table.index).groupby(table["face_id"]).idxmax()
+        for _, track in data.tracks.sort_values("duration_s", ascending=False).head(MAX_THUMBNAILS).iterrows():
+            if track["face_id"] not in by_id.index:
+                continue
+            row = int(by_id[track["face_id"]])
+            age = f" &middot; {track['age']:.0f} y" if pd.notna(track["age"]) else ""
+            caption = (f"#{int(track['face_id'])} {GENDER_NAMES[track['gender']]}{age}"
+                       f"<br>{track['duration_s']:.1f} s, from {track['start_s']:.1f} s")
+            picks.append((row, caption, track["gender"]))
+    else:
+        rows = np.argsort(-area, kind="stable")[:MAX_THUMBNAILS]
+        for row in sorted(rows, key=lambda r: float(table["time_s"].iloc[r])):
+            caption = f"{html.escape(labels[row])}<br>at {float(table['time_s'].iloc[row]):.2f} s"
+            picks.append((int(row), caption, table["gender"].iloc[row]))
+    try:
+        frames = grab_frames(data.source, [float(table["time_s"].iloc[row]) for row, _, _ in picks])
+    except MediaError as error:
+        log.warning("%s: no thumbnails: %s", data.source, error.reason)
+        return f"<p class=\"note\">No thumbnails: {html.escape(error.reason)}</p>"
+    figures = []
+    for row, caption, gender in picks:
+        image = frames.get(float(table["time_s"].iloc[row]))
+        if image is None:
+            continue
+        try:
+            url = crop_thumbnail(image, tuple(boxes[row]))
+        except ValueError:
+            continue
+        figures.append(
+            f"<figure class=\"{gender or 'u'}\"><img src=\"{url}\" alt=\"face\" loading=\"lazy\">"
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+    what = "one per track, longest first" if data.tracks is not None else "the largest faces, in time order"
+    return f"<p class=\"note\">{len(figures)} faces: {what}.</p><div class=\"gallery\">{''.join(figures)}</div>"
+
+
+def _meta(summary: VideoSummary, source: str | None) -> str:
+    parts = [
+        f"source: <code>{html.escape(source)}</code>" if source else None,
+        f"duration {summary.duration_s:,.1f} s",
+        f"{summary.analysed_frames:,} analysed frames" if summary.analysed_frames is not None
+        else "analysed frames inferred from the table",
+        f"generated {_dt.datetime.now().strftime('%Y-%m-%d %H:%M')} by inafaceanalyzer {__version__}",
+    ]
+    return "<p class=\"meta\">" + " &middot; ".join(p for p in parts if p) + "</p>"
+
+
+def write_video_report(path: str | os.PathLike[str], data: VideoData, thumbnails: bool = True) -> VideoSummary:
+    """Write a video's report (atomically); returns its summary, with :attr:`~VideoSummary.report` set."""
+    s = data.summary
+    body = [
+        f"<header><h1>Faces in <code>{html.escape(s.name)}</code></h1>{_meta(s, data.source)}</header>",
+        "<section><h2>Totals</h2>"
+        + _totals_table(s.detections, s.tracks, s.face_seconds, s.face_seconds_from)
+        + "".join(f"<p class=\"note\">{html.escape(n)}.</p>" for n in data.notes) + "</section>",
+        "<div class=\"grid\">",
+        "<section>" + _figure(charts.share_figure(_share_measures(s.detections, s.tracks, s.face_seconds)), "share") + "</section>",
+        "<section>" + _figure(charts.age_figure(s.ages, s.age_unit), "ages") + "</section>",
+        "</div>",
+        "<section>" + _figure(charts.presence_figure(data.table, s.duration_s), "presence") + "</section>",
+    ]
+    if data.tracks is not None and len(data.tracks):
+        body.append("<section>" + _figure(charts.tracks_figure(data.tracks, s.duration_s), "tracks") + "</section>")
+    if thumbnails:
+        body.append("<section><h2>Faces</h2>" + _gallery(data) + "</section>")
+    _write(path, _page(f"Faces in {s.name}", "\n".join(body)))
+    s.report = Path(path).name
+    return s
+
+
+def write_batch_report(path: str | os.PathLike[str], summaries: Sequence[VideoSummary], title: str = "Batch") -> None:
+    """Write the report of a batch of videos (atomically): totals, charts, one row per video."""
+    detections = {g: sum(s.detections.get(g, 0) for s in summaries) for g in GENDERS}
+    tracked = [s for s in summaries if s.tracks is not None]
+    tracks = {g: sum(s.tracks.get(g, 0) for s in tracked) for g in GENDERS} if tracked else None  # type: ignore[union-attr]
+    seconds = {g: sum(s.face_seconds.get(g, 0.0) for s in summaries) for g in GENDERS}
+    units = {s.age_unit for s in summaries}
+    ages = {g: [sum(s.ages[g][i] for s in summaries) for i in range(len(next(iter(summaries)).ages[g]))]
+            for g in GENDERS} if summaries else {g: [] for g in GENDERS}
+    duration = sum(s.duration_s for s in summaries)
+    rows = []
+    for s in summaries:
+        name = html.escape(s.name)
+        link = f"<a href=\"{html.escape(s.report)}\">{name}</a>" if s.report else name
+        total_secs = sum(s.face_seconds.values())
+        rows.append(
+            f"<tr data-video=\"{name}\"><td>{link}</td><td>{s.duration_s:,.1f}</td>"
+            f"<td>{sum(s.detections.values()):,}</td>"
+            f"<td>{sum(s.tracks.values()) if s.tracks is not None else '&ndash;'}</td>"
+            f"<td>{s.face_seconds['f']:,.1f}</td><td>{s.face_seconds['m']:,.1f}</td>"
+            f"<td>{_number(_share(s.face_seconds['f'], total_secs), 1) + '%' if total_secs else '&ndash;'}</td></tr>"
+        )
+    videos = (
+        "<div class=\"scroll\"><table id=\"videos\"><thead><tr><th>video</th><th>duration (s)</th><th>detections</th>"
+        "<th>tracks</th><th>face-seconds, women</th><th>face-seconds, men</th><th>women's share</th>"
+        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
+    )
+    meta = (f"<p class=\"meta\">{len(summaries)} videos &middot; {duration:,.1f} s of video &middot; generated "
+            f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')} by inafaceanalyzer {__version__}</p>")
+    body = [
+        f"<header><h1>Faces in {html.escape(title)}</h1>{meta}</header>",
+        "<section><h2>Totals</h2>" + _totals_table(detections, tracks, seconds, "tracks" if tracked else "frames")
+        + ("<p class=\"note\">Videos with tracks count their tracks' durations, the others their frames.</p>"
+           if tracked and len(tracked) < len(summaries) else "") + "</section>",
+        "<div class=\"grid\">",
+        "<section>" + _figure(charts.share_figure(_share_measures(detections, tracks, seconds)), "share") + "</section>",
+        "<section>" + _figure(charts.age_figure(ages, " and ".join(sorted(units)) or "faces"), "ages") + "</section>",
+        "</div>",
+        "<section>" + _figure(charts.videos_figure(summaries), "videos-chart") + "</section>",
+        "<section><h2>Videos</h2>" + videos + "</section>",
+    ]
+    _write(path, _page(f"Faces in {title}", "\n".join(body)))
