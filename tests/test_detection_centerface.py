@@ -73,7 +73,7 @@ def test_landmarks_inside_boxes_eyes_above_mouth(detector: CenterFaceDetector, n
     faces = detector(load(name))
     assert faces.landmarks is not None and faces.landmarks.shape == (len(faces), 5, 2)
     raw = faces.data["raw_xyxy"]
-    for box, points in zip(raw, faces.landmarks):
+    for box, points in zip(raw, faces.landmarks, strict=False):
         left, top, right, bottom = box
         assert np.all((points[:, 0] >= left) & (points[:, 0] <= right)), (box, points)
         assert np.all((points[:, 1] >= top) & (points[:, 1] <= bottom)), (box, points)
@@ -89,7 +89,7 @@ def test_detect_many_batches_like_single_calls(detector: CenterFaceDetector) -> 
     india, knuth = load(INDIA), load(KNUTH)
     frames = [india, knuth, india[:, ::-1].copy(), india]
     batched = detector.detect_many(frames)
-    for frame, result in zip(frames, batched):
+    for frame, result in zip(frames, batched, strict=False):
         single = detector(frame)
         assert len(result) == len(single)
         np.testing.assert_allclose(result.xyxy, single.xyxy, atol=1e-3)

@@ -297,7 +297,7 @@ class CenterFaceDetector(FaceDetector):
         """Faces of several frames; frames of the same size share ONNX calls."""
         prepared = [self._prepare(image) for image in images]
         raw = self._detect_batch(prepared)
-        return [self._postprocess(image, found) for image, found in zip(images, raw)]
+        return [self._postprocess(image, found) for image, found in zip(images, raw, strict=True)]
 
     def _detect_batch(self, images: Sequence[NDArray[np.uint8]]) -> list[Detections]:
         """Raw faces of prepared RGB images, batched by size."""
