@@ -1,0 +1,151 @@
+"""Jobs of a distributed campaign: one video in, one table (and optional exports) out.
+
+A job list is a CSV file with the seed's columns: ``source_path`` and
+``dest_csv`` are required, ``dest_ass`` and ``dest_mp4`` are optional (an
+empty cell asks for no such export); any other column is an error, so that a
+typo does not silently drop an output.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InaFaceAnalyzerError
+from ..io import is_url
+
+__all__ = ["JOB_COLUMNS", "Job", "JobListError", "as_job", "check_destinations", "read_jobs"]
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("source_path", "dest_csv")
+JOB_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, "dest_ass", "dest_mp4")
+
+
+class JobListError(InaFaceAnalyzerError, ValueError):
+    """A job list that cannot be run: missing or unknown columns, empty cells, shared outputs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One video to analyse and where its outputs go.
+
+    Attributes:
+        source_path: path or ``http(s)://`` URL of the video, as workers see it.
+        dest_csv: the table to write.
+        dest_ass: ASS subtitles to write, or ``None``.
+        dest_mp4: MP4 video with the faces drawn, or ``None``.
+    """
+
+    source_path: str
+    dest_csv: str
+    dest_ass: str | None = None
+    dest_mp4: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.source_path:
+            raise JobListError("a job needs a source_path")
+        if not self.dest_csv:
+            raise JobListError(f"{self.source_path}: a job needs a dest_csv")
+
+    @property
+    def outputs(self) -> tuple[Path, ...]:
+        """Every file the job writes."""
+        return tuple(Path(p) for p in (self.dest_csv, self.dest_ass, self.dest_mp4) if p)
+
+    def is_complete(self) -> bool:
+        """Whether every output already exists (the skip rule of a restarted campaign)."""
+        return all(path.is_file() for path in self.outputs)
+
+    def row(self) -> dict[str, str]:
+        """The job as a row of a job list (empty cells for absent exports)."""
+        return {column: getattr(self, column) or "" for column in JOB_COLUMNS}
+
+
+def as_job(value: Job | Mapping[str, str | None] | tuple[str, ...]) -> Job:
+    """A :class:`Job` from a Job, a mapping with the job-list columns, or a tuple in column order."""
+    if isinstance(value, Job):
+        return value
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(JOB_COLUMNS)
+        if unknown:
+            raise JobListError(f"unknown job field(s): {', '.join(sorted(unknown))}; known: {', '.join(JOB_COLUMNS)}")
+        return Job(**{key: (str(v) if v else None) for key, v in value.items()})  # type: ignore[arg-type]
+    if isinstance(value, tuple | list) and 2 <= len(value) <= len(JOB_COLUMNS):
+        return Job(*(str(v) if v else None for v in value))  # type: ignore[arg-type]
+    raise JobListError(f"not a job: {value!r} (give a Job, a dict or a (source_path, dest_csv, ...) tuple)")
+
+
+def _resolve(value: str, base: Path) -> str:
+    if is_url(value) or os.path.isabs(value):
+        return value
+    return str((base / value).resolve())
+
+
+def read_jobs(path: str | os.PathLike[str]) -> list[Job]:
+    """The jobs of a job-list CSV file.
+
+    Cells are stripped; relative paths are taken from the job list's own
+    directory (workers get absolute paths); rows repeated word for word are
+    kept once.
+
+    Raises:
+        JobListError: a required column is missing, a column is unknown, a
+            required cell is empty, or two jobs would write the same file.
+        OSError: the file cannot be read.
+    """
+    path = Path(path)
+    base = path.resolve().parent
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in reader.fieldnames or []]
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise JobListError(
+                f"{path}: missing column(s) {', '.join(missing)}; a job list has the columns "
+                f"{', '.join(JOB_COLUMNS)} (the last two optional), found: {', '.join(columns) or 'none'}"
+            )
+        unknown = [c for c in columns if c not in JOB_COLUMNS]
+        if unknown:
+            raise JobListError(
+                f"{path}: unknown column(s) {', '.join(unknown)}; a job list has the columns "
+                f"{', '.join(JOB_COLUMNS)} (the last two optional)"
+            )
+        reader.fieldnames = columns
+        jobs: list[Job] = []
+        seen: set[Job] = set()
+        for line, row in enumerate(reader, start=2):
+            if None in row:
+                raise JobListError(f"{path}, line {line}: more cells than columns")
+            cells = {key: (value or "").strip() for key, value in row.items()}
+            if not any(cells.values()):
+                continue
+            for column in REQUIRED_COLUMNS:
+                if not cells[column]:
+                    raise JobListError(f"{path}, line {line}: empty {column}")
+            job = Job(**{key: _resolve(value, base) if value else None for key, value in cells.items()})
+            if job in seen:
+                log.info("%s, line %d: repeats an earlier job, kept once", path, line)
+                continue
+            seen.add(job)
+            jobs.append(job)
+    check_destinations(jobs)
+    return jobs
+
+
+def check_destinations(jobs: Iterable[Job]) -> None:
+    """Raise :class:`JobListError` when two jobs (or two outputs of one job) share a file."""
+    owners: dict[Path, str] = {}
+    for job in jobs:
+        for output in job.outputs:
+            key = Path(os.path.abspath(output))
+            if key in owners:
+                raise JobListError(
+                    f"{output} is an output of two jobs ({owners[key]} and {job.source_path}): "
+                    "every output must be written by one job"
+                )
+            owners[key] = job.source_path
