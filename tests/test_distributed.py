@@ -208,14 +208,13 @@ def test_server_submits_to_an_existing_cluster_and_leaves_it_running(tmp_path):
 
 def test_exports_are_passed_only_when_a_job_asks_for_them(tmp_path):
     from inafaceanalyzer.distributed.runner import check_jobs
-    from inafaceanalyzer.distributed.task import export_keywords, supports_exports
+    from inafaceanalyzer.distributed.task import export_keywords
 
     csv_only = Job("a.mp4", str(tmp_path / "a.csv"))
     with_exports = Job("b.mp4", str(tmp_path / "b.csv"), str(tmp_path / "b.ass"), str(tmp_path / "b.mp4"))
     assert export_keywords(csv_only) == {}
     assert export_keywords(with_exports) == {"ass_path": tmp_path / "b.ass", "mp4_path": tmp_path / "b.mp4"}
     check_jobs([csv_only], AnalysisOptions())
-    assert supports_exports()
     check_jobs([with_exports], AnalysisOptions())
     with pytest.raises(OptionsError, match="videos"):
         check_jobs([csv_only], AnalysisOptions(engine="image"))

@@ -20,9 +20,9 @@ from tqdm import tqdm
 
 from ..errors import OptionsError
 from ..options import AnalysisOptions
-from .jobs import Job, JobListError, as_job, check_destinations
+from .jobs import Job, as_job, check_destinations
 from .record import JobRecord, RecordWriter
-from .task import JobError, run_job, supports_exports
+from .task import JobError, run_job
 
 __all__ = ["RunReport", "analyze_many", "check_jobs"]
 
@@ -78,9 +78,6 @@ def check_jobs(jobs: Iterable[Job], options: AnalysisOptions) -> None:
         raise OptionsError(f"distributed jobs analyse videos: the {options.engine} engine cannot run them")
     jobs = list(jobs)
     check_destinations(jobs)
-    if any(job.dest_ass or job.dest_mp4 for job in jobs) and not supports_exports():
-        raise JobListError("this version of inafaceanalyzer cannot write dest_ass or dest_mp4 exports yet: "
-                           "leave those cells empty")
 
 
 def analyze_many(

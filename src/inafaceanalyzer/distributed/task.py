@@ -21,8 +21,6 @@ Failure policy (one job's trouble never stops the others):
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import logging
 import threading
 import time
@@ -47,7 +45,6 @@ __all__ = [
     "model_cache",
     "remove_partials",
     "run_job",
-    "supports_exports",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,13 +97,6 @@ class _ModelCache(threading.local):
 
 #: The models of this process's worker threads (a worker runs one thread).
 model_cache = _ModelCache()
-
-
-@functools.cache
-def supports_exports() -> bool:
-    """Whether this version of the pipeline can write ASS and MP4 exports."""
-    parameters = inspect.signature(analyze_video_to_files).parameters
-    return "ass_path" in parameters and "mp4_path" in parameters
 
 
 def export_keywords(job: Job) -> dict[str, Path]:

@@ -27,6 +27,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "image": _SEED + _EXTRA,
     "video": _SEED + ("time_s",) + _EXTRA,
     "videokeyframes": _SEED + ("time_s",) + _EXTRA,
+    # the seed's tracking columns (see inafaceanalyzer.tracking), then extras; avg_weight:
+    # weight of the row in its track's *_avg values
+    "videotracking": (
+        "frame", "bbox", "face_id", "detect_conf", "track_conf", "sex_decfunc", "age_decfunc",
+        "sex_label", "age_label", "sex_decfunc_avg", "age_decfunc_avg", "sex_label_avg", "age_label_avg",
+        "time_s", *_EXTRA, "avg_weight",
+    ),
     "preprocessed_image": ("filename", "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std"),
 }
 """The header of each engine's table. Seed columns first, then extras:

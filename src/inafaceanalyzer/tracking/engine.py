@@ -1,0 +1,110 @@
+"""The ``videotracking`` engine: a video decoded, its faces tracked, a table of tracks beside it.
+
+:class:`TrackingAnalysis` offers what every video engine offers
+(:class:`~inafaceanalyzer.pipeline.engines.VideoAnalysis`: ``info`` at once,
+:class:`~inafaceanalyzer.pipeline.results.FrameResult` objects when
+iterated, ``columns``, ``expected_frames``, ``dataframe()``); decoding runs
+in a background thread and the frames go to the pure
+:class:`~.stream.TrackingStream`. After iteration, :attr:`TrackingAnalysis.tracks`
+holds one row per face track, and :meth:`TrackingAnalysis.write_extras`
+writes it as ``<name>.tracks.csv`` beside the frame table ``<name>.csv``
+(``<name>.tracks.parquet`` beside a Parquet table).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import pandas as pd
+
+from ..export.table import CsvTableWriter
+from ..options import AnalysisOptions
+from ..pipeline.analyzer import FaceAnalyzer
+from ..pipeline.engines import VideoAnalysis
+from ..pipeline.results import FrameResult
+from .smoothing import TRACK_COLUMNS
+from .stream import TrackingStream
+
+__all__ = ["TrackingAnalysis", "tracks_path", "write_tracks"]
+
+
+def tracks_path(table_path: str | os.PathLike[str]) -> Path:
+    """Where the table of tracks of a frame table goes, in the same format.
+
+    ``out/clip.csv`` -> ``out/clip.tracks.csv``; ``out/clip.parquet`` -> ``out/clip.tracks.parquet``.
+    """
+    table_path = Path(table_path)
+    suffix = ".parquet" if table_path.suffix.lower() == ".parquet" else ".csv"
+    stem = table_path.stem if table_path.suffix else table_path.name
+    return table_path.with_name(f"{stem}.tracks{suffix}")
+
+
+def write_tracks(tracks: pd.DataFrame, destination: str | os.PathLike[str]) -> Path:
+    """Write a table of tracks atomically (complete or absent): Parquet for ``.parquet``, else CSV."""
+    destination = Path(destination)
+    if destination.suffix.lower() == ".parquet":
+        from ..export.table import ParquetTableWriter
+
+        writer_class: type = ParquetTableWriter
+    else:
+        writer_class = CsvTableWriter
+    with writer_class(destination, TRACK_COLUMNS) as writer:
+        writer.write_rows(_records(tracks))
+    return destination
+
+
+def _records(tracks: pd.DataFrame) -> Iterator[dict[str, object]]:
+    for row in tracks.itertuples(index=False):
+        yield {
+            column: (value.item() if hasattr(value, "item") else value)
+            for column, value in zip(tracks.columns, row, strict=True)
+        }
+
+
+class TrackingAnalysis(VideoAnalysis):
+    """The analysis of one video with face tracking.
+
+    Args:
+        source: path or URL of the video.
+        options: analysis settings (``engine`` is taken as ``videotracking``).
+        analyzer: models to use (built from ``options`` if not given).
+
+    Attributes:
+        tracks: after a complete iteration, one row per face track
+            (:data:`~.smoothing.TRACK_COLUMNS`), else ``None``.
+        cut_frames: after iteration, the frames found to start a new shot.
+    """
+
+    def __init__(self, source: str, options: AnalysisOptions, analyzer: FaceAnalyzer | None = None) -> None:
+        if options.engine != "videotracking":
+            options = options.replace(engine="videotracking")
+        super().__init__(source, options, analyzer)
+        self.tracks: pd.DataFrame | None = None
+        self.cut_frames: list[int] = []
+
+    @property
+    def analysis_period(self) -> Fraction:
+        """Seconds between analysed frames: ``1 / fps``, or one frame at the native rate."""
+        rate = self.info.frame_rate
+        fps = Fraction(str(self.options.fps)) if self.options.fps is not None else None
+        if fps is not None and (rate is None or fps < rate):
+            return 1 / fps
+        return 1 / rate if rate else Fraction(0)
+
+    def __iter__(self) -> Iterator[FrameResult]:
+        self.tracks = None
+        stream = TrackingStream(
+            self.analyzer, self.options, last_period=self.analysis_period, end_time=self.info.duration
+        )
+        yield from stream(self.frames())
+        self.tracks = stream.tracks()
+        self.cut_frames = list(stream.cut_frames)
+
+    def write_extras(self, table_path: Path) -> None:
+        """Write the table of tracks beside the frame table (after a complete iteration): :func:`tracks_path`."""
+        if self.tracks is None:
+            raise RuntimeError("the table of tracks is known once the video has been analysed")
+        write_tracks(self.tracks, tracks_path(table_path))

@@ -1,0 +1,234 @@
+"""The pure part of the ``videotracking`` engine: frames in, results with face tracks out.
+
+For each analysed frame, in order:
+
+1. shot cut detection (:class:`~.cuts.ShotCutDetector`): a cut ends every
+   track and makes this frame a detection frame;
+2. face detection, on one analysed frame in ``options.detect_period``
+   (counting from the first frame and from each cut);
+3. tracking (:class:`~.tracker.FaceTracker`): detections get identifiers,
+   faces are followed in between;
+4. gender and age, batched over frames as the ``video`` engine does
+   (:meth:`FaceAnalyzer.classify_many`, about ``options.batch_size`` faces
+   per call, the same flush rule), with each face's weight
+   (:func:`~.smoothing.quality_weights`).
+
+The smoothed columns (``*_avg``) need a track's every frame, so results are
+held back until every track present in them has ended (at the latest at the
+next cut or at the end of the stream), then yielded in frame order. Only the
+faces are held, not the images: memory grows with the length of the longest
+track, not with the length of the video.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ..detections import Detections
+from ..io import Frame
+from ..options import AnalysisOptions
+from ..pipeline.analyzer import FaceAnalyzer
+from ..pipeline.results import FrameResult
+from .cuts import ShotCutDetector
+from .smoothing import AVERAGE_COLUMNS, TRACK_COLUMNS, TrackStats, add_predictions, quality_weights, raw_sizes
+from .tracker import FaceTracker, TrackerSettings
+
+__all__ = ["TrackingStream"]
+
+
+@dataclass
+class _Entry:
+    """An analysed frame waiting for classification, then for its tracks to end."""
+
+    index: int
+    time_s: float
+    image: NDArray[np.uint8] | None
+    faces: Detections
+    classified: bool = False
+
+
+class TrackingStream:
+    """Analyses a stream of frames with face tracking; one instance per video.
+
+    Args:
+        analyzer: the models.
+        options: analysis settings (``detect_period``, ``batch_size``, box shaping).
+        last_period: how long the last analysed frame stands for, in seconds
+            (see :meth:`tracks`).
+        end_time: when the video ends, if known: the last frame stands for
+            no longer than that.
+        tracker: the face tracker (default: one built from ``options``).
+        cuts: the shot cut detector (default: a :class:`ShotCutDetector`).
+        detect_cuts: whether shot cuts end tracks.
+
+    Attributes:
+        cut_frames: indexes of the analysed frames found to start a new shot.
+        frames_detected: number of analysed frames the detector ran on.
+    """
+
+    def __init__(
+        self,
+        analyzer: FaceAnalyzer,
+        options: AnalysisOptions,
+        last_period: Fraction = Fraction(0),
+        end_time: Fraction | None = None,
+        tracker: FaceTracker | None = None,
+        cuts: ShotCutDetector | None = None,
+        detect_cuts: bool = True,
+    ) -> None:
+        self.analyzer = analyzer
+        self.options = options
+        self.last_period = Fraction(last_period)
+        self.end_time = None if end_time is None else Fraction(end_time)
+        self.tracker = tracker or FaceTracker(
+            TrackerSettings(squarify=options.squarify_bbox, bbox_scaling=options.bbox_scaling)
+        )
+        self.cuts: ShotCutDetector | None = (cuts or ShotCutDetector()) if detect_cuts else None
+        self.cut_frames: list[int] = []
+        self.frames_detected = 0
+        self._stats: dict[int, TrackStats] = {}
+        self._unclassified: dict[int, int] = {}
+        self._unemitted: dict[int, int] = {}
+        self._summaries: list[dict[str, Any]] = []
+        self._averages: dict[int, dict[str, Any]] = {}
+        self._pending: list[_Entry] = []
+        self._pending_faces = 0
+        self._buffer: deque[_Entry] = deque()
+        self._previous_ids: list[int] = []
+
+    # -- results -----------------------------------------------------------
+
+    def tracks(self) -> pd.DataFrame:
+        """One row per ended track (:data:`~.smoothing.TRACK_COLUMNS`), by ``face_id``.
+
+        ``duration_s`` runs from the track's first analysed frame to the next
+        analysed frame after its last one (the frame that no longer shows it,
+        or the first frame of the next shot); for a track that lasts until
+        the end of the video, to its last frame plus ``last_period`` (at
+        most ``end_time``).
+        """
+        rows = sorted(self._summaries, key=lambda row: row["face_id"])
+        return pd.DataFrame(rows, columns=list(TRACK_COLUMNS))
+
+    # -- the stream --------------------------------------------------------
+
+    def __call__(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
+        """Results of ``frames``, one per frame, in order."""
+        options = self.options
+        countdown = 0
+        last_time: Fraction | None = None
+        for frame in frames:
+            self._close_slots(frame.time)
+            if self.cuts is not None and self.cuts.update(frame.image):
+                self.cut_frames.append(frame.index)
+                self.tracker.finish()
+                countdown = 0
+            detections = None
+            if countdown == 0:
+                detections = self.analyzer.detect(frame.image)
+                self.frames_detected += 1
+                countdown = options.detect_period
+            countdown -= 1
+            faces = self.tracker.update(frame, detections)
+            self._see(frame, faces)
+            entry = _Entry(frame.index, frame.time_s, frame.image, faces)
+            self._pending.append(entry)
+            self._buffer.append(entry)
+            self._pending_faces += len(faces)
+            if self._pending_faces >= options.batch_size or len(self._pending) >= 4 * options.batch_size:
+                self._classify()
+                yield from self._emit()
+            last_time = frame.time
+        self.tracker.finish()
+        if self.cuts is not None:
+            self.cuts.finish()
+        if last_time is not None:
+            end = last_time + self.last_period
+            if self.end_time is not None and last_time < self.end_time < end:
+                end = self.end_time
+            self._close_slots(end)
+        self._classify()
+        yield from self._emit()
+
+    # -- steps -------------------------------------------------------------
+
+    def _close_slots(self, time: Fraction) -> None:
+        """The faces of the previous analysed frame stand until ``time``."""
+        for face_id in self._previous_ids:
+            self._stats[face_id].slot_end = time
+        self._previous_ids = []
+
+    def _see(self, frame: Frame, faces: Detections) -> None:
+        ids = [int(i) for i in faces.data["face_id"]]
+        sizes = raw_sizes(faces)
+        for face_id, size, conf in zip(ids, sizes, faces.confidence, strict=True):
+            stats = self._stats.get(face_id)
+            if stats is None:
+                stats = self._stats[face_id] = TrackStats(face_id)
+            stats.see(frame.index, frame.time, detected=not math.isnan(conf), size=float(size))
+            self._unclassified[face_id] = self._unclassified.get(face_id, 0) + 1
+            self._unemitted[face_id] = self._unemitted.get(face_id, 0) + 1
+        self._previous_ids = ids
+
+    def _classify(self) -> None:
+        """Classify the pending frames in shared network calls; add them to their tracks."""
+        if not self._pending:
+            return
+        results = self.analyzer.classify_many([(entry.image, entry.faces) for entry in self._pending])
+        for entry, faces in zip(self._pending, results, strict=True):
+            weights = quality_weights(entry.image, faces)
+            add_predictions(self._stats, faces, weights)
+            for face_id in faces.data["face_id"]:
+                self._unclassified[int(face_id)] -= 1
+            entry.faces = faces.with_data(avg_weight=weights)
+            entry.image = None
+            entry.classified = True
+        self._pending = []
+        self._pending_faces = 0
+
+    def _complete(self, face_id: int, active: frozenset[int]) -> bool:
+        return face_id not in active and self._unclassified[face_id] == 0
+
+    def _emit(self) -> Iterator[FrameResult]:
+        """Yield the leading buffered frames whose tracks have all ended and been classified."""
+        active = self.tracker.active_ids
+        while self._buffer and self._buffer[0].classified:
+            entry = self._buffer[0]
+            ids = [int(i) for i in entry.faces.data["face_id"]]
+            if not all(self._complete(face_id, active) for face_id in ids):
+                return
+            self._buffer.popleft()
+            yield FrameResult(entry.index, entry.time_s, self._with_averages(entry.faces, ids))
+            for face_id in ids:
+                self._unemitted[face_id] -= 1
+                if self._unemitted[face_id] == 0:
+                    self._retire(face_id)
+
+    def _with_averages(self, faces: Detections, ids: list[int]) -> Detections:
+        rows = []
+        for face_id in ids:
+            if face_id not in self._averages:
+                self._averages[face_id] = self._stats[face_id].averages()
+            rows.append(self._averages[face_id])
+        columns = {name: np.array([row[name] for row in rows]) for name in AVERAGE_COLUMNS}
+        if not rows:
+            columns = {
+                name: np.zeros(0, dtype=str if name.startswith("sex_label") else np.float64)
+                for name in AVERAGE_COLUMNS
+            }
+        return faces.with_data(**columns)
+
+    def _retire(self, face_id: int) -> None:
+        """Every row of the track is out: record its summary and forget it."""
+        self._summaries.append(self._stats.pop(face_id).summary())
+        del self._unclassified[face_id], self._unemitted[face_id]
+        self._averages.pop(face_id, None)
