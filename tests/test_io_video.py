@@ -9,6 +9,7 @@ for their provenance); tests that need them are skipped when it is missing.
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import math
 import os
@@ -231,7 +232,7 @@ def test_sampler_streaming_rule() -> None:
     # frames at 0, 0.4, 0.6, 1.4, ending at 2.0; targets 0 and 1 (2 is the end: no frame).
     # Target 0 -> frame 0; target 1 is at the midpoint of 0.6 and 1.4: the earlier frame wins.
     times = [Fraction(0), Fraction(2, 5), Fraction(3, 5), Fraction(7, 5)]
-    decisions = [sampler.keep((a + b) / 2) for a, b in zip(times, times[1:])]
+    decisions = [sampler.keep((a + b) / 2) for a, b in itertools.pairwise(times)]
     decisions.append(sampler.keep_last(Fraction(2)))
     assert decisions == [True, False, True, False]
     with pytest.raises(OptionsError):
@@ -462,7 +463,7 @@ def test_http_video(http_root: tuple[str, Path], clip25: Path) -> None:
     frames = list(video)
     local = list(VideoSource(clip25, fps=5))
     assert [(f.index, f.time) for f in frames] == [(f.index, f.time) for f in local]
-    assert all(np.array_equal(a.image, b.image) for a, b in zip(frames, local))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(frames, local, strict=True))
 
 
 def test_http_video_errors(http_root: tuple[str, Path]) -> None:
@@ -498,3 +499,383 @@ def test_source_accepts_pathlike_and_str(clip25: Path) -> None:
     with VideoSource(os.fspath(clip25)) as a, VideoSource(clip25) as b:
         assert a.info == b.info
         assert a.info.source == os.fspath(clip25)
+
+
+# -- sparse decoding ----------------------------------------------------------------------
+#
+# With fps, VideoSource decodes only what the kept frames need; decode_all=True decodes
+# every frame as before. Both must give the same frames, indexes, times and pixels.
+
+SW, SH = 128, 96
+SPARSE_FPS = [0.5, 1, 3, 7.3]
+
+#: name -> (file name, encoder, encoder options, variable frame rate)
+SPARSE_CLIPS: dict[str, tuple[str, str, dict[str, str], bool]] = {
+    "h264-gop12-noB": ("nob.mp4", "libx264", {"g": "12", "bf": "0"}, False),
+    "h264-gop12-B2-closed": ("closed.mp4", "libx264", {"g": "12", "bf": "2"}, False),
+    "h264-gop50-default": ("gop50.mkv", "libx264", {"g": "50"}, False),
+    "h264-open-gop-pyramid": (
+        "open.mp4",
+        "libx264",
+        {"g": "12", "bf": "3", "x264-params": "open-gop=1:b-pyramid=normal:keyint-min=12"},
+        False,
+    ),
+    "h264-open-gop-annexb": ("open.ts", "libx264", {"g": "12", "bf": "3", "x264-params": "open-gop=1"}, False),
+    "h264-intra-refresh": ("refresh.mp4", "libx264", {"x264-params": "intra-refresh=1:keyint=30"}, False),
+    "h264-vfr": ("vfr.mp4", "libx264", {"g": "12", "bf": "2"}, True),
+    "hevc-open-gop": ("open_hevc.mp4", "libx265", {"x265-params": "keyint=24:log-level=error"}, False),
+    "mpeg4-B2-open": ("mpeg4.mp4", "mpeg4", {"g": "12", "bf": "2"}, False),
+    "mpeg2-open-gop-ts": ("mpeg2.ts", "mpeg2video", {"g": "15", "bf": "2", "flags": "-cgop"}, False),
+    "vp9": ("vp9.webm", "libvpx-vp9", {"g": "20", "deadline": "realtime", "cpu-used": "8"}, False),
+}
+SPARSE_FRAMES = 150
+VFR_STEPS_MS = [10, 85, 40, 40, 23, 61, 40, 12, 77, 40]  # cycled: 150 frames over about 6.4 s
+
+
+def moving_pattern(index: int) -> np.ndarray:
+    """A 128x96 frame: :func:`pattern` top-left, over smooth motion (so encoders use B-frames)."""
+    yy, xx = np.mgrid[0:SH, 0:SW]
+    img = np.empty((SH, SW, 3), np.uint8)
+    img[..., 0] = (2 * xx + 3 * index) % 256
+    img[..., 1] = (2 * yy + index) % 256
+    img[..., 2] = 128
+    left = (2 * index) % (SW - 16)
+    img[60:76, left : left + 16] = 255
+    img[:H, :W] = pattern(index)
+    return img
+
+
+def encode_moving(path: Path, codec: str, options: dict[str, str], vfr: bool = False, n: int = SPARSE_FRAMES) -> Path:
+    """Encode ``moving_pattern(i)`` for i < n, at 25 fps or at irregular times (ms)."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"encoder {codec} not in this PyAV build")
+    time_base = Fraction(1, 1000) if vfr else Fraction(1, 25)
+    stamps = [sum(VFR_STEPS_MS[k % len(VFR_STEPS_MS)] for k in range(i)) for i in range(n)] if vfr else range(n)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25, options=options)
+        stream.width, stream.height, stream.pix_fmt = SW, SH, "yuv420p"
+        if vfr:
+            stream.codec_context.time_base = stream.time_base = time_base
+        for i, stamp in enumerate(stamps):
+            frame = av.VideoFrame.from_ndarray(moving_pattern(i), format="rgb24")
+            frame.pts, frame.time_base = stamp, time_base
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+@pytest.fixture(scope="module")
+def sparse_clip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Build (once per module) the synthetic clip of a given name."""
+    folder = tmp_path_factory.mktemp("sparse")
+    built: dict[str, Path] = {}
+
+    def build(name: str) -> Path:
+        if name not in built:
+            filename, codec, options, vfr = SPARSE_CLIPS[name]
+            built[name] = encode_moving(folder / filename, codec, options, vfr)
+        return built[name]
+
+    yield build
+
+
+def decode_both(source: object, fps: float) -> tuple[list[Frame], list[Frame], VideoSource, VideoSource]:
+    """The kept frames decoded sparsely and in full, and the two sources (for their counters)."""
+    sparse, full = VideoSource(source, fps=fps), VideoSource(source, fps=fps, decode_all=True)  # type: ignore[arg-type]
+    return list(sparse), list(full), sparse, full
+
+
+def assert_same_frames(got: Sequence[Frame], expected: Sequence[Frame]) -> None:
+    assert [(f.index, f.time) for f in got] == [(f.index, f.time) for f in expected]
+    for a, b in zip(got, expected, strict=True):
+        assert np.array_equal(a.image, b.image), f"pixels differ at frame {a.index}"
+
+
+def fell_back(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "decoding every frame" in r.getMessage()]
+
+
+@pytest.mark.parametrize("fps", SPARSE_FPS)
+@pytest.mark.parametrize("name", list(SPARSE_CLIPS))
+def test_sparse_decoding_is_exact(sparse_clip: object, name: str, fps: float, caplog: pytest.LogCaptureFixture) -> None:
+    """Closed and open GOPs, B-frames, Annex B, VFR, HEVC, MPEG-2/4, VP9: the same frames as a full decode."""
+    clip = sparse_clip(name)  # type: ignore[operator]
+    with caplog.at_level(logging.INFO, logger="inafaceanalyzer.io.video"):
+        got, expected, sparse, full = decode_both(clip, fps)
+    assert_same_frames(got, expected)
+    assert not fell_back(caplog)  # the sparse path itself was tested
+    assert full.decoded_frames == SPARSE_FRAMES
+    assert sparse.decoded_frames < SPARSE_FRAMES or fps == 7.3
+    assert [read_pattern(f.image[:H, :W]) for f in got] == [f.index for f in got]  # the right source frames
+
+
+@needs_media
+@pytest.mark.parametrize("fps", SPARSE_FPS)
+@pytest.mark.parametrize("clip", sorted(VIDEOS.glob("*.mp4")), ids=lambda p: p.stem)
+def test_sparse_decoding_is_exact_on_real_clips(clip: Path, fps: float, caplog: pytest.LogCaptureFixture) -> None:
+    """H.264 with and without B-frames (one GOP or several), MPEG-4 part 2, odd frame rates."""
+    with caplog.at_level(logging.INFO, logger="inafaceanalyzer.io.video"):
+        got, expected, sparse, full = decode_both(clip, fps)
+    assert_same_frames(got, expected)
+    assert not fell_back(caplog)
+    assert sparse.decoded_frames < full.decoded_frames
+
+
+def test_sparse_decoding_skips_gops_and_non_reference_frames(sparse_clip: object) -> None:
+    # no B-frames, GOP 12: 0.5 fps keeps frames 0, 50, 100; GOPs 0, 4, 8 are decoded up to them
+    video = VideoSource(sparse_clip("h264-gop12-noB"), fps=0.5)  # type: ignore[operator]
+    assert [f.index for f in video] == [0, 50, 100]
+    assert video.decoded_frames == 1 + 3 + 5
+    # GOP 50 with B-frames: at 1 fps, half of each GOP at most, without its non-reference B-frames
+    video = VideoSource(sparse_clip("h264-gop50-default"), fps=1)  # type: ignore[operator]
+    assert [f.index for f in video] == list(range(0, 150, 25))
+    assert video.decoded_frames < 150 * 0.45
+    # keyframes only
+    video = VideoSource(sparse_clip("h264-gop50-default"), fps=0.5)  # type: ignore[operator]
+    assert [f.index for f in video] == [0, 50, 100] and video.decoded_frames == 3
+
+
+def test_decoded_frames_counter(clip25: Path) -> None:
+    for video in (VideoSource(clip25), VideoSource(clip25, fps=5, decode_all=True)):
+        assert video.decoded_frames == 1  # the first frame, for VideoInfo
+        list(video)
+        assert video.decoded_frames == 50
+    video = VideoSource(clip25, fps=5, keyframes_only=True)
+    list(video)
+    assert video.decoded_frames == 5  # mpeg4's default GOP of 12 frames
+
+
+def test_sparse_without_timestamps_decodes_everything(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A raw H.264 stream has no packet timestamps: the full decode gives the answer."""
+    clip = tmp_path / "raw.h264"
+    with av.open(str(clip), "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=25, options={"g": "12"})
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        for i in range(40):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(pattern(i), format="rgb24")))
+        out.mux(stream.encode())
+    with caplog.at_level(logging.INFO, logger="inafaceanalyzer.io.video"):
+        got, expected, sparse, _ = decode_both(clip, 3)
+    assert_same_frames(got, expected)
+    assert [f.index for f in got] == [0, 8, 17, 25, 33]
+    assert fell_back(caplog) == [f"{clip}: decoding every frame (packets without presentation timestamps)"]
+    assert sparse.decoded_frames == 40
+
+
+def test_sparse_fallback_midway_continues_exactly(
+    sparse_clip: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the plan fails after frames were delivered, a full decode delivers the rest."""
+    from inafaceanalyzer.io import video as video_module
+
+    complete = video_module._SparseDecoder._complete
+
+    def failing(self: video_module._SparseDecoder, packets: list[av.Packet]) -> Iterator[object]:
+        if self.frames_planned >= 60:
+            raise video_module._Unplannable("test")
+        return complete(self, packets)
+
+    clip = sparse_clip("h264-gop12-B2-closed")  # type: ignore[operator]
+    expected = list(VideoSource(clip, fps=3, decode_all=True))
+    monkeypatch.setattr(video_module._SparseDecoder, "_complete", failing)
+    with caplog.at_level(logging.INFO, logger="inafaceanalyzer.io.video"):
+        assert_same_frames(list(VideoSource(clip, fps=3)), expected)
+    assert fell_back(caplog) == [f"{clip}: decoding every frame (test)"]
+
+
+def test_sparse_checks_the_decoder_output(
+    sparse_clip: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A frame the decoder does not give is noticed: the video is decoded in full instead."""
+    from inafaceanalyzer.io import video as video_module
+
+    send = video_module._SparseDecoder._send
+
+    def lossy(self: video_module._SparseDecoder, packet: av.Packet | None) -> list[av.VideoFrame]:
+        frames = send(self, packet)
+        return [f for f in frames if f.pts != 2 * 512 * 25]  # loses the frame at 2 s
+
+    clip = sparse_clip("h264-gop12-B2-closed")  # type: ignore[operator]
+    expected = list(VideoSource(clip, fps=1, decode_all=True))
+    monkeypatch.setattr(video_module._SparseDecoder, "_send", lossy)
+    with caplog.at_level(logging.INFO, logger="inafaceanalyzer.io.video"):
+        assert_same_frames(list(VideoSource(clip, fps=1)), expected)
+    [message] = fell_back(caplog)
+    assert message.startswith(f"{clip}: decoding every frame (the decoder gave ")
+
+
+def test_sparse_decoder_error_is_left_to_the_full_decode(
+    sparse_clip: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A decoder error in sparse decoding: everything is decoded again, and errors reported as before."""
+    from inafaceanalyzer.io import video as video_module
+
+    class FailingStream:
+        """The video stream, whose decoder fails on the packet at 2 s."""
+
+        def __init__(self, stream: av.video.stream.VideoStream) -> None:
+            self._stream = stream
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._stream, name)
+
+        def decode(self, packet: av.Packet | None = None) -> list[av.VideoFrame]:
+            if packet is not None and packet.pts * packet.time_base == 2:
+                raise av.error.InvalidDataError(-1094995529, "Invalid data found when processing input")
+            return self._stream.decode(packet)
+
+    class Container:
+        """The container, demuxing the real stream."""
+
+        def __init__(self, container: av.container.InputContainer) -> None:
+            self._container = container
+
+        def demux(self, stream: FailingStream) -> Iterator[av.Packet]:
+            return self._container.demux(stream._stream)
+
+    init = video_module._SparseDecoder.__init__
+
+    def failing_init(self: video_module._SparseDecoder, owner: VideoSource, container: object, stream: object) -> None:
+        init(self, owner, Container(container), FailingStream(stream))  # type: ignore[arg-type]
+
+    clip = sparse_clip("h264-gop12-B2-closed")  # type: ignore[operator]
+    expected = list(VideoSource(clip, fps=1, decode_all=True))
+    monkeypatch.setattr(video_module._SparseDecoder, "__init__", failing_init)
+    with caplog.at_level(logging.INFO, logger="inafaceanalyzer.io.video"):
+        assert_same_frames(list(VideoSource(clip, fps=1)), expected)
+    assert fell_back(caplog) == [
+        f"{clip}: decoding every frame (decoder error: Invalid data found when processing input)"
+    ]
+
+
+def test_sparse_lookahead_limit(sparse_clip: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOPs too long to hold in memory: every frame is decoded, from the first frame on."""
+    from inafaceanalyzer.io import video as video_module
+
+    clip = sparse_clip("h264-gop50-default")  # type: ignore[operator]
+    expected = list(VideoSource(clip, fps=1, decode_all=True))
+    monkeypatch.setattr(video_module, "SPARSE_LOOKAHEAD_BYTES", 2000)
+    video = VideoSource(clip, fps=1)
+    assert_same_frames(list(video), expected)
+    assert video.decoded_frames == SPARSE_FRAMES
+
+
+def cut_after_packet(src: Path, dst: Path, packet_number: int) -> Path:
+    """Copy ``src`` up to the end of one video packet's data (no packet is left incomplete)."""
+    with av.open(str(src)) as container:
+        packet = next(itertools.islice(container.demux(video=0), packet_number, None))
+        end = packet.pos + packet.size
+    dst.write_bytes(src.read_bytes()[:end])
+    return dst
+
+
+@pytest.mark.parametrize("cut_at", [0.45, 0.6, 0.75, "packet 70"])
+def test_sparse_truncated_file_same_frames_and_error(sparse_clip: object, tmp_path: Path, cut_at: object) -> None:
+    """A cut inside a packet (flagged corrupt: decoded in full) or between packets (sparse: packets counted)."""
+    fast = remux_faststart(sparse_clip("h264-gop12-B2-closed"), tmp_path / "fast.mp4")  # type: ignore[operator]
+    if isinstance(cut_at, float):
+        cut = truncate(fast, tmp_path / "cut.mp4", cut_at)
+    else:
+        cut = cut_after_packet(fast, tmp_path / "cut.mp4", 70)
+    outcomes = []
+    for decode_all in (False, True):
+        frames: list[Frame] = []
+        with pytest.raises(MediaError) as caught:
+            frames.extend(VideoSource(cut, fps=3, decode_all=decode_all))
+        outcomes.append((frames, caught.value.reason))
+    (got, got_reason), (expected, expected_reason) = outcomes
+    assert_same_frames(got, expected)
+    assert got_reason == expected_reason
+    assert re.match(r"truncated or corrupt video at frame \d+ \(t=", got_reason), got_reason
+    assert 0.3 * 18 < len(got) < 18
+    assert_same_frames(list(VideoSource(cut, fps=3, strict=False)), expected)
+
+
+@needs_media
+def test_sparse_truncated_faststart_h264(tmp_path: Path) -> None:
+    cut = truncate(remux_faststart(HAMILTON, tmp_path / "fast.mp4"), tmp_path / "cut.mp4")
+    outcomes = []
+    for decode_all in (False, True):
+        frames: list[Frame] = []
+        with pytest.raises(MediaError) as caught:
+            frames.extend(VideoSource(cut, fps=1, decode_all=decode_all))
+        outcomes.append(([(f.index, f.time) for f in frames], caught.value.reason))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] and outcomes[0][1].startswith("truncated or corrupt video at frame 156")
+
+
+# -- the NAL unit rules sparse decoding relies on ----------------------------------------
+
+AVCC = bytes([1, 0x64, 0, 0x1F, 0xFF, 0xE1])  # avcC header: 4-byte NAL lengths
+
+
+def avcc_packet(*units: bytes) -> av.Packet:
+    return av.Packet(b"".join(len(u).to_bytes(4, "big") + u for u in units))
+
+
+B_SLICE, P_SLICE, I_SLICE, IDR = b"\x01\x9a\x20", b"\x41\x9a\x20", b"\x21\x88\x80", b"\x65\x88\x80"
+SPS = b"\x67\x64\x00\x1f"
+
+
+def sei(kind: int, body: bytes) -> bytes:
+    return b"\x06" + bytes([kind, len(body)]) + body + b"\x80"
+
+
+def test_h264_non_reference_frames() -> None:
+    from inafaceanalyzer.io.video import _H264
+
+    h264 = _H264(AVCC)
+    assert h264.disposable(avcc_packet(B_SLICE))
+    assert h264.disposable(avcc_packet(b"\x09\xf0", sei(1, b"\x12\x34"), B_SLICE))  # delimiter, pic timing
+    assert not h264.disposable(avcc_packet(P_SLICE))  # nal_ref_idc 2
+    assert not h264.disposable(avcc_packet(sei(19, b"\x00"), B_SLICE))  # film grain changes later frames
+    assert not h264.disposable(avcc_packet(SPS, B_SLICE))
+    assert not h264.disposable(avcc_packet(sei(1, b"\x00")))  # no slice
+    assert not h264.disposable(av.Packet(b"\x00\x00\x00\x09\x01"))  # length past the end
+    assert h264.has_parameter_sets(avcc_packet(SPS, IDR)) and not h264.has_parameter_sets(avcc_packet(P_SLICE))
+    annex_b = _H264(b"")
+    assert annex_b.disposable(av.Packet(b"\x00\x00\x00\x01" + B_SLICE + b"\x00\x00\x01" + sei(5, b"x" * 20)))
+    assert not annex_b.disposable(av.Packet(b"\x00\x00\x01" + P_SLICE))
+
+
+def test_h264_where_decoding_may_start() -> None:
+    from inafaceanalyzer.io.video import _H264
+
+    h264 = _H264(AVCC)
+    assert h264.startable(avcc_packet(SPS, IDR), has_leading=True)
+    # recovery point SEI: recovery_frame_cnt 0 (ue "1") and exact_match_flag 1
+    assert h264.startable(avcc_packet(sei(6, b"\xc4"), I_SLICE), has_leading=True)
+    assert not h264.startable(avcc_packet(sei(6, b"\x84"), I_SLICE), has_leading=True)  # not exact
+    assert not h264.startable(avcc_packet(sei(6, b"\x4c"), I_SLICE), has_leading=False)  # recovery after 1 frame
+    assert not h264.startable(avcc_packet(I_SLICE), has_leading=False)  # a non-IDR I frame alone
+
+
+def test_sei_messages_with_emulation_prevention() -> None:
+    from inafaceanalyzer.io.video import _NalBitstream
+
+    # one message of 4 bytes 00 00 01 02, escaped as 00 00 03 01 02, then a second message
+    payload = b"\x05\x04\x00\x00\x03\x01\x02" + b"\x01\x01\x07" + b"\x80"
+    assert _NalBitstream.sei_messages(payload) == [(5, b"\x00\x00\x01\x02"), (1, b"\x07")]
+    assert _NalBitstream.sei_messages(b"\xff\x05\x02\x00\x00\x80") == [(260, b"\x00\x00")]
+    assert _NalBitstream.sei_messages(b"\x05\x09\x00\x80") is None  # size past the end
+
+
+def test_hevc_non_reference_frames_and_random_access() -> None:
+    from inafaceanalyzer.io.video import _Hevc
+
+    hvcc = bytearray(23)
+    hvcc[0], hvcc[21] = 1, (1 << 3) | 3  # one temporal layer, 4-byte NAL lengths
+    hevc = _Hevc(bytes(hvcc))
+
+    def unit(kind: int, temporal_id: int = 0) -> bytes:
+        return bytes([kind << 1, temporal_id + 1, 0xAF])
+
+    assert hevc.disposable(avcc_packet(unit(35), unit(0)))  # delimiter, TRAIL_N
+    assert hevc.disposable(avcc_packet(unit(8)))  # RASL_N
+    assert not hevc.disposable(avcc_packet(unit(1)))  # TRAIL_R
+    assert not hevc.disposable(avcc_packet(unit(0, temporal_id=1)))  # above the top layer: malformed
+    assert not hevc.disposable(avcc_packet(unit(34), unit(0)))  # PPS
+    assert hevc.startable(avcc_packet(unit(32), unit(33), unit(34), unit(21)), has_leading=True)  # CRA
+    assert not hevc.startable(avcc_packet(unit(1)), has_leading=False)
+    hvcc[21] = 3  # number of temporal layers unknown: no frame is known to be unreferenced
+    assert not _Hevc(bytes(hvcc)).disposable(avcc_packet(unit(0)))
