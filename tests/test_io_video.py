@@ -750,11 +750,11 @@ def test_sparse_decoder_error_is_left_to_the_full_decode(
 
 def test_sparse_lookahead_limit(sparse_clip: object, monkeypatch: pytest.MonkeyPatch) -> None:
     """GOPs too long to hold in memory: every frame is decoded, from the first frame on."""
-    from inafaceanalyzer.io import video as video_module
+    from inafaceanalyzer.io import sparse as sparse_module
 
     clip = sparse_clip("h264-gop50-default")  # type: ignore[operator]
     expected = list(VideoSource(clip, fps=1, decode_all=True))
-    monkeypatch.setattr(video_module, "SPARSE_LOOKAHEAD_BYTES", 2000)
+    monkeypatch.setattr(sparse_module, "SPARSE_LOOKAHEAD_BYTES", 2000)
     video = VideoSource(clip, fps=1)
     assert_same_frames(list(video), expected)
     assert video.decoded_frames == SPARSE_FRAMES
