@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from ..errors import MediaError
 from ..io import VideoSource
 from ..io.remote import DEFAULT_TIMEOUT_S, ffmpeg_options, is_url
-from ..io.video import NearestTimeSampler
+from ..io.sampling import sample_times
 
 __all__ = [
     "AnalysedFrames",
@@ -238,7 +238,7 @@ class AnalysedFrames:
 def analysed_frames(timing: VideoTiming, fps: float | Fraction | None = None, keyframes: bool = False) -> AnalysedFrames:
     """The frames an analysis with this sampling kept, rebuilt from the packet timestamps.
 
-    Uses :class:`~inafaceanalyzer.io.video.NearestTimeSampler` exactly as
+    Uses :func:`~inafaceanalyzer.io.sampling.sample_times` exactly as
     :class:`~inafaceanalyzer.io.VideoSource` does, so the times are the ones
     the analysis wrote in ``time_s``.
     """
@@ -250,14 +250,7 @@ def analysed_frames(timing: VideoTiming, fps: float | Fraction | None = None, ke
         times = [t for t, key in zip(times, timing.keyframe, strict=True) if key]
         if timing.duration is not None:
             end = max(end, timing.duration)
-    if fps is None:
-        kept = times
-    else:
-        rate = Fraction(str(fps)) if isinstance(fps, float) else Fraction(fps)
-        sampler = NearestTimeSampler(rate)
-        kept = [t for t, following in zip(times, times[1:], strict=False) if sampler.keep((t + following) / 2)]
-        if times and sampler.keep_last(end):
-            kept.append(times[-1])
+    kept = times if fps is None else sample_times(times, end, fps)
     return AnalysedFrames.from_times([float(t) for t in kept], float(end), exact=True)
 
 

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 from ..errors import OptionsError
 
-__all__ = ["NearestTimeSampler"]
+__all__ = ["NearestTimeSampler", "as_rate", "sample_times"]
 
 
 class NearestTimeSampler:
@@ -64,7 +64,7 @@ class NearestTimeSampler:
         return False
 
 
-def _as_rate(fps: float | Fraction | None) -> Fraction | None:
+def as_rate(fps: float | Fraction | None) -> Fraction | None:
     """A sampling rate as an exact fraction (floats through their shortest decimal text)."""
     if fps is None:
         return None
@@ -76,3 +76,15 @@ def _as_rate(fps: float | Fraction | None) -> Fraction | None:
     if rate <= 0:
         raise OptionsError(f"fps must be > 0, not {fps}")
     return rate
+
+
+_as_rate = as_rate  # the name the decoders import
+
+
+def sample_times(times: list[Fraction], end: Fraction, fps: float | Fraction) -> list[Fraction]:
+    """The times kept among frame ``times`` (presentation order) ending at ``end``."""
+    sampler = NearestTimeSampler(as_rate(fps))
+    kept = [t for t, following in zip(times, times[1:], strict=False) if sampler.keep((t + following) / 2)]
+    if times and sampler.keep_last(end):
+        kept.append(times[-1])
+    return kept
