@@ -25,4 +25,11 @@ def classifier_classes() -> dict[str, type[FaceClassifier]]:
 def create_classifier(options: AnalysisOptions) -> FaceClassifier:
     """The classifier ``options.classifier`` names, with the options' batch size, threads and device."""
     cls = classifier_classes()[options.classifier]
-    return cls(batch_size=options.batch_size, threads=options.threads, device=options.device)
+    return cls(
+        batch_size=options.batch_size,
+        threads=options.threads,
+        device=options.device,
+        tta=options.effective_tta,
+        min_reliable_face_px=options.min_reliable_face_px,
+        calibrate_gender=options.calibrate_gender,
+    )

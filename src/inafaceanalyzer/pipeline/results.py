@@ -21,7 +21,7 @@ from ..detections import Detections
 __all__ = ["FrameResult", "COLUMNS", "result_rows", "results_dataframe", "format_bbox"]
 
 _SEED = ("frame", "bbox", "detect_conf", "sex_decfunc", "age_decfunc", "sex_label", "age_label")
-_EXTRA = ("face_size", "sex_prob_male", "age_std")
+_EXTRA = ("face_size", "sex_prob_male", "age_std", "reliable")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "image": _SEED + _EXTRA,
@@ -34,7 +34,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "sex_label", "age_label", "sex_decfunc_avg", "age_decfunc_avg", "sex_label_avg", "age_label_avg",
         "time_s", *_EXTRA, "avg_weight",
     ),
-    "preprocessed_image": ("filename", "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std"),
+    "preprocessed_image": (
+        "filename", "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
+    ),
 }
 """The header of each engine's table. Seed columns first, then extras:
 
@@ -42,6 +44,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 - ``face_size``: longer side of the detector's raw box, in pixels.
 - ``sex_prob_male``: probability that the face is a man's.
 - ``age_std``: standard deviation of the predicted age distribution (years).
+- ``reliable``: ``False`` for a face too small (under ``min_reliable_face_px``,
+  30 pixels by default) or too blurred to judge; studies
+  can exclude these rows (see :mod:`inafaceanalyzer.classification.cydral`).
 """
 
 
@@ -85,6 +90,8 @@ def result_rows(result: FrameResult, engine: str) -> Iterator[dict[str, Any]]:
                 row[column] = result.time_s
             elif column == "face_size":
                 row[column] = float(sizes[i])
+            elif column == "reliable" and column not in faces.data:
+                row[column] = None  # faces not from the classifier (e.g. built by hand): unknown
             else:
                 value = faces.data[column][i]
                 row[column] = value.item() if isinstance(value, np.generic) else value
