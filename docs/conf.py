@@ -1,0 +1,174 @@
+"""Sphinx configuration of the inafaceanalyzer documentation.
+
+Build it from the repository root (see README, "Documentation"):
+
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+
+Nothing is fetched from the network: no intersphinx, no remote images.
+
+Three things are generated at each build, into git-ignored folders, so that
+the site cannot drift from the code and the README:
+
+- ``docs/_generated/readme_*.md``: sections of the README, cut out by their
+  headings (``_ext/readme_sections.py``), that the pages include;
+- ``docs/_generated/columns.md``: the columns of every table, in order, from
+  the package's own constants;
+- ``docs/tutorials/``: a copy of the notebooks of ``tutorials/``, rendered
+  without being executed (the test suite executes them:
+  ``tests/test_notebooks.py``).
+
+The command-line reference is rendered from each command's own parser
+(``_ext/cli_reference.py``), and the API reference from the docstrings.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import inafaceanalyzer
+
+DOCS = Path(__file__).resolve().parent
+REPO = DOCS.parent
+sys.path.insert(0, str(DOCS / "_ext"))
+
+
+def _copy_tutorials() -> None:
+    """Mirror ``tutorials/*.ipynb`` into ``docs/tutorials/``, rewriting only what changed."""
+    target = DOCS / "tutorials"
+    target.mkdir(exist_ok=True)
+    sources = sorted((REPO / "tutorials").glob("*.ipynb"))
+    names = {source.name for source in sources}
+    for stale in target.glob("*.ipynb"):
+        if stale.name not in names:
+            stale.unlink()
+    for source in sources:
+        copy = target / source.name
+        if not copy.exists() or copy.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, copy)
+
+
+def _write_generated() -> None:
+    """The README's sections and the table of columns, into ``docs/_generated/``."""
+    from readme_sections import Section, write_sections
+    from table_columns import write_columns
+
+    generated = DOCS / "_generated"
+    generated.mkdir(exist_ok=True)
+    write_sections(
+        REPO / "README.md",
+        generated,
+        {
+            "readme_intro": Section("inafaceanalyzer", lead_only=True),
+            "readme_quickstart": Section("Quick start"),
+            "readme_usage": Section("Usage", lead_only=True),
+            "readme_columns": Section("Columns"),
+            "readme_options": Section("Options"),
+            "readme_python_api": Section("Python API"),
+            "readme_exports": Section("Exports"),
+            "readme_live": Section("Live analysis"),
+            "readme_distributed": Section("Distributed analysis"),
+            "readme_tracking": Section("Face tracking"),
+            "readme_accuracy": Section(
+                "Accuracy and bias",
+                required=False,
+                fallback="No measurement has been published with this version yet: run the commands above.\n",
+            ),
+            "readme_models": Section("Models"),
+            "readme_built": Section("How it is built"),
+            "readme_media": Section("Sample media and tests"),
+        },
+    )
+    write_columns(generated / "columns.md")
+
+
+_copy_tutorials()
+_write_generated()
+
+# -- project ------------------------------------------------------------------
+
+project = "inafaceanalyzer"
+author = "inafaceanalyzer developers"
+copyright = "inafaceanalyzer developers, MIT licence"
+release = inafaceanalyzer.__version__
+version = release
+
+# -- general ------------------------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "sphinxarg.ext",
+    "myst_nb",
+    "cli_reference",  # docs/_ext: the CLI reference, from each command's own parser
+]
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store", "tutorials/.ipynb_checkpoints"]
+root_doc = "index"
+language = "en"
+nitpicky = False
+smartquotes = False  # flags stay as typed: --fps, not an en dash
+highlight_language = "text"  # usage lines and unmarked blocks are not Python
+
+# -- MyST and notebooks ---------------------------------------------------------
+
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+nb_execution_mode = "off"  # the tests execute the notebooks; the site shows their code and text
+nb_merge_streams = True
+
+# -- autodoc --------------------------------------------------------------------
+
+autodoc_default_options = {
+    "members": True,
+    "show-inheritance": True,
+}
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autoclass_content = "class"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+# "Attributes:" sections become fields of their class, so that the fields of a
+# dataclass are not described twice (once by napoleon, once by autodoc).
+napoleon_use_ivar = True
+napoleon_attr_annotations = True
+
+# -- HTML -----------------------------------------------------------------------
+
+html_theme = "furo"
+html_title = f"inafaceanalyzer {release}"
+html_static_path: list[str] = []
+html_show_sourcelink = True
+
+
+# -- extensions' hooks ----------------------------------------------------------
+
+_PROSE = re.compile(r"^[A-Z][^\[\]`:]* [^\[\]`:]*$")
+
+
+def _keep_property_summaries(app, what, name, obj, options, lines) -> None:
+    """Undo napoleon's reading of a property's ``Summary: details`` line as ``type: description``.
+
+    The toolbox's properties and attributes start with a sentence, not a type; napoleon moves
+    the words before the colon into a ``:type:`` field. Put them back in front.
+    """
+    if what not in ("property", "attribute"):
+        return
+    for index, line in enumerate(lines):
+        if line.startswith(":type: ") and _PROSE.match(line[len(":type: "):]):
+            summary = line[len(":type: "):]
+            del lines[index]
+            while lines and not lines[-1].strip():
+                lines.pop()
+            if lines:
+                lines[0] = f"{summary}: {lines[0]}"
+            else:
+                lines.append(summary)
+            return
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _keep_property_summaries, priority=600)  # after napoleon (500)
