@@ -71,11 +71,7 @@ def _write_generated() -> None:
             "readme_live": Section("Live analysis"),
             "readme_distributed": Section("Distributed analysis"),
             "readme_tracking": Section("Face tracking"),
-            "readme_accuracy": Section(
-                "Accuracy and bias",
-                required=False,
-                fallback="No measurement has been published with this version yet: run the commands above.\n",
-            ),
+            "readme_accuracy": Section("Accuracy and bias"),
             "readme_models": Section("Models"),
             "readme_built": Section("How it is built"),
             "readme_media": Section("Sample media and tests"),
