@@ -86,3 +86,17 @@ def test_centerface_detector_finds_the_same_people(table):
     other = analyze_images([INDIA, KNUTH], options)
     assert len(other[other.frame == str(INDIA)]) == 5
     assert set(other.sex_label) == {"m"}
+
+
+def test_a_face_in_a_dark_shot_is_flagged_unreliable(analyzer):
+    from inafaceanalyzer.io import VideoSource
+
+    from .conftest import HAMILTON
+
+    frame = next(f for f in VideoSource(HAMILTON) if f.index == 60)  # a dark shot: a face barely lit
+    faces = analyzer(frame.image)
+    assert len(faces) == 1
+    assert faces.size[0] > 60  # large enough: the flag comes from the exposure
+    assert not faces.data["reliable"][0]
+    bright = analyzer(next(f for f in VideoSource(HAMILTON) if f.index == 90).image)
+    assert bright.data["reliable"].all()

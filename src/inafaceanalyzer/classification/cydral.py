@@ -35,7 +35,9 @@ see ``README.md``, "Accuracy and bias"):
    side is at least ``0.86 * min_reliable_face_px`` (0.86 is the ratio of
    the chip side to LibFaceDetection's box, so 30 means a box of about 30
    pixels) and its sharpness (:func:`sharpness`) is at least
-   :data:`MIN_SHARPNESS`, the sharpness of a face about 30 pixels wide.
+   :data:`MIN_SHARPNESS`, the sharpness of a face about 30 pixels wide,
+   and its luma spread (:func:`contrast`) is at least :data:`MIN_CONTRAST`
+   (underexposed faces in dark shots are guesses too).
 
 Each file's sha256 is checked before it loads.
 """
@@ -95,6 +97,10 @@ MASTER_PADDING = ((1 + 2 * _NETWORK_PADDING) * _MARGIN - 1) / 2
 CHIP_TO_BOX = 0.86
 #: faces less sharp than this (:func:`sharpness`) are flagged unreliable
 MIN_SHARPNESS = 0.58
+#: faces whose luma spread (:func:`contrast`) is below this are flagged unreliable: on 120
+#: FairFace faces the 1st percentile is 57; the near-black faces of the Hamilton clip's dark
+#: shots (which the networks call women) score 13 to 16
+MIN_CONTRAST = 30.0
 
 
 @cache
@@ -152,6 +158,15 @@ def _gaussian_blur(images: NDArray[np.float32], sigma: float) -> NDArray[np.floa
     rows = sum(kernel[k] * padded[:, k : k + images.shape[1]] for k in range(len(kernel)))
     padded = np.pad(rows, ((0, 0), (0, 0), (radius, radius)), mode="symmetric")
     return sum(kernel[k] * padded[:, :, k : k + images.shape[2]] for k in range(len(kernel)))
+
+
+def contrast(chips: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """Spread of each chip's luma: its 95th minus its 5th percentile (0 to 255)."""
+    if len(chips) == 0:
+        return np.zeros(0)
+    grey = chips.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    low, high = np.percentile(grey.reshape(len(grey), -1), [5, 95], axis=1)
+    return (high - low).astype(np.float64)
 
 
 def sharpness(chips: NDArray[np.uint8]) -> NDArray[np.float64]:
@@ -256,8 +271,12 @@ class CydralGenderAge(FaceClassifier):
         side = chip_side_px(chips.landmarks, _NETWORK_PADDING) if n else np.zeros(0)
         p_male = calibrated_prob_male(gender[:, :, 1], side, self._calibration)
         columns = predictions_from_probabilities(p_male, age_bins.mean(axis=1) if n else np.zeros((0, len(_AGE_BINS))))
-        sharp = sharpness(views[64][:: self.views_per_face])  # the first view of a face is the chip itself
-        columns["reliable"] = (side >= CHIP_TO_BOX * self.min_reliable_face_px) & (sharp >= MIN_SHARPNESS)
+        chip = views[64][:: self.views_per_face]  # the first view of a face is the chip itself
+        columns["reliable"] = (
+            (side >= CHIP_TO_BOX * self.min_reliable_face_px)
+            & (sharpness(chip) >= MIN_SHARPNESS)
+            & (contrast(chip) >= MIN_CONTRAST)
+        )
         return columns
 
 
