@@ -94,6 +94,14 @@ class FaceAnalyzer:
         boxes = faces.data.get("raw_xyxy", faces.xyxy)
         return self.chips(image, boxes)
 
+    def batch_is_full(self, frames: int, faces: int) -> bool:
+        """Whether ``frames`` held frames with ``faces`` faces make a classification batch.
+
+        About ``options.batch_size`` faces; frames without faces are held at most
+        ``4 * batch_size`` deep, so results never wait long.
+        """
+        return faces >= self.options.batch_size or frames >= 4 * self.options.batch_size
+
     def analyze_stream(
         self, items: Iterable[tuple[T, NDArray[np.uint8]]], detect: bool = True
     ) -> Iterator[tuple[T, Detections]]:
@@ -109,7 +117,7 @@ class FaceAnalyzer:
             faces = self.detect(image) if detect else _whole_image(image)
             pending.append((key, image, faces))
             pending_faces += len(faces)
-            if pending_faces >= self.options.batch_size or len(pending) >= 4 * self.options.batch_size:
+            if self.batch_is_full(len(pending), pending_faces):
                 yield from self._flush(pending)
                 pending, pending_faces = [], 0
         yield from self._flush(pending)

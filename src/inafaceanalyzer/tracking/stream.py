@@ -144,7 +144,7 @@ class TrackingStream:
             self._pending.append(entry)
             self._buffer.append(entry)
             self._pending_faces += len(faces)
-            if self._pending_faces >= options.batch_size or len(self._pending) >= 4 * options.batch_size:
+            if self.analyzer.batch_is_full(len(self._pending), self._pending_faces):
                 self._classify()
                 yield from self._emit()
             last_time = frame.time
