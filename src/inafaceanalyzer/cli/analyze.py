@@ -21,6 +21,7 @@ from .arguments import (
     exports_from_args,
     new_parser,
     options_from_args,
+    print_failures,
     setup_logging,
 )
 
@@ -85,9 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         len(args.input), report.faces, len(report.failures), report.seconds,
     )
     if report.failures:
-        print(f"{len(report.failures)} of {len(args.input)} input(s) failed:", file=sys.stderr)
-        for failure in report.failures:
-            print(f"  {failure.source}: {failure.reason}", file=sys.stderr)
+        print_failures([(f.source, f.reason) for f in report.failures], len(args.input), "input")
         return 1
     return 0
 

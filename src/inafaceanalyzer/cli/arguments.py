@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from dataclasses import fields
 
 from .. import __version__
@@ -29,6 +30,7 @@ __all__ = [
     "add_logging_arguments",
     "new_parser",
     "options_from_args",
+    "print_failures",
     "setup_logging",
 ]
 
@@ -161,3 +163,10 @@ def setup_logging(args: argparse.Namespace) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not args.verbose:
         logging.getLogger("libav").setLevel(logging.CRITICAL)
+
+
+def print_failures(failures: Sequence[tuple[str, str]], total: int, noun: str) -> None:
+    """Name each failed item with its reason on stderr, after a count line."""
+    print(f"{len(failures)} of {total} {noun}(s) failed:", file=sys.stderr)
+    for source, reason in failures:
+        print(f"  {source}: {reason}", file=sys.stderr)

@@ -23,6 +23,7 @@ from .arguments import (
     add_logging_arguments,
     new_parser,
     options_from_args,
+    print_failures,
     setup_logging,
 )
 
@@ -169,9 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log.info("%s; record: %s", report.summary(), report.record_path)
     if report.failed:
-        print(f"{len(report.failed)} of {len(report.records)} job(s) failed:", file=sys.stderr)
-        for failure in report.failed:
-            print(f"  {failure.job.source_path}: {failure.error}", file=sys.stderr)
+        print_failures([(f.job.source_path, f.error) for f in report.failed], len(report.records), "job")
         return 1
     return 0
 
