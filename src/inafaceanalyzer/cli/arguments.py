@@ -82,8 +82,8 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     detection = parser.add_argument_group("face detection")
     defaults = ", ".join(f"{name}: {value}" for name, value in DEFAULT_DETECTION_CONFIDENCE.items())
     detection.add_argument("--face_detector", choices=FACE_DETECTORS, default=_DEFAULTS["face_detector"],
-                           help="LibFaceDetection: libfacedetection CNN (CPU). CenterFace: ONNX, CPU or "
-                           "CUDA, with 5 landmarks")
+                           help="LibFaceDetection: libfacedetection v3 CNN. CenterFace: a larger MobileNetV2 network, "
+                           "slower. Both run on ONNX Runtime (CPU or CUDA) and give 5 landmarks")
     detection.add_argument("--face_detection_confidence", type=float, default=None,
                            help=f"minimal detection confidence in [0, 1] (defaults: {defaults})")
     detection.add_argument("--min_face_size_px", type=int, default=_DEFAULTS["min_face_size_px"],

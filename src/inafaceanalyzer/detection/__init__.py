@@ -26,7 +26,7 @@ def create_detector(options: AnalysisOptions) -> FaceDetector:
     if options.face_detector == "LibFaceDetection":
         from .libfacedetection import LibFaceDetection
 
-        return LibFaceDetection(settings)
+        return LibFaceDetection(settings, threads=options.threads, device=options.device)
     if options.face_detector == "CenterFace":
         from .centerface import CenterFaceDetector
 

@@ -25,7 +25,6 @@ rather than stretched, so box coordinates need no rescaling.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, ClassVar
@@ -35,12 +34,13 @@ from numpy.typing import NDArray
 
 from ..detections import Detections
 from ..models import create_session, model_path
-from .base import DetectorSettings, FaceDetector
+from .base import DetectorSettings
+from .batched import BatchedDetector, nms, padded_size
 
 if TYPE_CHECKING:
     import onnxruntime
 
-__all__ = ["CenterFaceDetector", "decode_centerface", "dynamic_model", "nms"]
+__all__ = ["CenterFaceDetector", "decode_centerface", "dynamic_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -187,24 +187,6 @@ def _session(threads: int | None, device: str) -> onnxruntime.InferenceSession:
 # --- decoding ------------------------------------------------------------------------------
 
 
-def nms(xyxy: NDArray[np.float64], scores: NDArray[np.float64], iou: float) -> NDArray[np.intp]:
-    """Greedy non-maximum suppression: indices of the kept boxes, best first."""
-    order = np.argsort(-scores, kind="stable")
-    x1, y1, x2, y2 = xyxy.T
-    areas = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
-    keep = []
-    while len(order):
-        best, rest = order[0], order[1:]
-        keep.append(best)
-        width = np.clip(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0, None)
-        height = np.clip(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0, None)
-        inter = width * height
-        union = areas[best] + areas[rest] - inter
-        overlap = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        order = rest[overlap < iou]
-    return np.asarray(keep, dtype=np.intp)
-
-
 def _local_maxima(heatmap: NDArray[np.float32]) -> NDArray[np.bool_]:
     """Cells not smaller than any of their eight neighbours (CenterNet's 3x3 max-pool peaks)."""
     padded = np.pad(heatmap, 1, mode="constant", constant_values=-np.inf)
@@ -256,7 +238,7 @@ def decode_centerface(
 # --- the detector --------------------------------------------------------------------------
 
 
-class CenterFaceDetector(FaceDetector):
+class CenterFaceDetector(BatchedDetector):
     """CenterFace on ONNX Runtime (CPU, or CUDA when available), with five landmarks.
 
     Args:
@@ -275,54 +257,29 @@ class CenterFaceDetector(FaceDetector):
     min_detectable_px: ClassVar[float] = 20.0
     max_input_side: ClassVar[int] = 960
     has_landmarks: ClassVar[bool] = True
-    #: input sides must be multiples of this (the backbone's total stride)
-    size_multiple: ClassVar[int] = 32
     #: stride of the output maps
     stride: ClassVar[int] = 4
     #: heatmap floor for candidates; the user's ``min_confidence`` applies afterwards
     candidate_threshold: ClassVar[float] = 0.05
     nms_iou: ClassVar[float] = 0.3
-    #: frames of one size run together, at most this many per ONNX call
-    max_batch: ClassVar[int] = 8
+    outputs: ClassVar[tuple[str, ...]] = _OUTPUTS
 
     def __init__(self, settings: DetectorSettings, threads: int | None = None, device: str = "auto") -> None:
         super().__init__(settings)
         self._session = _session(threads, device)
         logger.debug("CenterFace runs on %s", self._session.get_providers()[0])
 
-    def _detect(self, image: NDArray[np.uint8]) -> Detections:
-        return self._detect_batch([image])[0]
+    def _candidate_threshold(self) -> float:
+        return min(self.candidate_threshold, self.settings.min_confidence)
 
-    def detect_many(self, images: Sequence[NDArray[np.uint8]]) -> list[Detections]:
-        """Faces of several frames; frames of the same size share ONNX calls."""
-        prepared = [self._prepare(image) for image in images]
-        raw = self._detect_batch(prepared)
-        return [self._postprocess(image, found) for image, found in zip(images, raw, strict=True)]
+    def _decode(self, maps: Sequence[NDArray[np.float32]], threshold: float) -> Detections:
+        return decode_centerface(*maps, threshold=threshold, nms_iou=self.nms_iou, stride=self.stride)
 
-    def _detect_batch(self, images: Sequence[NDArray[np.uint8]]) -> list[Detections]:
-        """Raw faces of prepared RGB images, batched by size."""
-        by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
-        for index, image in enumerate(images):
-            by_shape[image.shape].append(index)
-        results: list[Detections | None] = [None] * len(images)
-        threshold = min(self.candidate_threshold, self.settings.min_confidence)
-        for indices in by_shape.values():
-            for start in range(0, len(indices), self.max_batch):
-                chunk = indices[start : start + self.max_batch]
-                maps = self._session.run(list(_OUTPUTS), {_INPUT: self._blob([images[i] for i in chunk])})
-                for row, index in enumerate(chunk):
-                    results[index] = decode_centerface(
-                        *(output[row] for output in maps), threshold=threshold, nms_iou=self.nms_iou, stride=self.stride
-                    )
-        return [found if found is not None else Detections.empty() for found in results]
-
-    def _blob(self, images: Sequence[NDArray[np.uint8]]) -> NDArray[np.float32]:
+    def _blob(self, images: Sequence[NDArray[np.uint8]]) -> dict[str, NDArray]:
         """Same-size RGB images as one NCHW float32 batch, padded black to multiples of 32."""
         height, width = images[0].shape[:2]
-        multiple = self.size_multiple
-        padded_h = max(multiple, -(-height // multiple) * multiple)
-        padded_w = max(multiple, -(-width // multiple) * multiple)
+        padded_h, padded_w = padded_size(height, width, self.size_multiple)
         blob = np.zeros((len(images), 3, padded_h, padded_w), dtype=np.float32)
         for row, image in enumerate(images):
             blob[row, :, :height, :width] = image.transpose(2, 0, 1)
-        return blob
+        return {_INPUT: blob}
