@@ -1,11 +1,13 @@
 """The pure analysis part: frames in, faces with gender and age out.
 
 :class:`FaceAnalyzer` owns the models (loaded once) and knows nothing about
-files: engines decode, then hand frames to it. Detection runs frame by frame;
-alignment and classification are batched across frames, so that faces of
-many frames share one network call, while results still come out one frame
-at a time and in order (the generator form streams: memory does not grow
-with the length of a video).
+files: engines decode, then hand frames to it. In a stream, detection runs
+frame by frame in its own thread, one step ahead of alignment and
+classification, which are batched across frames so that faces of many frames
+share one network call; results still come out one frame at a time and in
+order (the generator form streams: memory does not grow with the length of a
+video). With decoding in the engine's thread, the three stages overlap: the
+networks release the GIL while they run.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ..detection import create_detector
 from ..detection.base import FaceDetector
 from ..detections import Detections
 from ..options import AnalysisOptions
+from .prefetch import prefetch
 
 __all__ = ["FaceAnalyzer"]
 
@@ -39,6 +42,9 @@ class FaceAnalyzer:
         options: the analysis settings; only the model-related ones are used here.
         detector, classifier: already-built models to share (optional).
     """
+
+    #: frames detected ahead of classification in :meth:`analyze_stream`
+    detect_ahead: int = 4
 
     def __init__(
         self,
@@ -109,12 +115,18 @@ class FaceAnalyzer:
 
         Faces are classified in batches of about ``options.batch_size`` faces
         gathered over consecutive frames; a frame is held back only until its
-        batch is full.
+        batch is full. Detection runs in a background thread, up to
+        :attr:`detect_ahead` frames ahead of classification.
         """
+        if detect:
+            found = prefetch(
+                ((key, image, self.detect(image)) for key, image in items), maxsize=self.detect_ahead, name="detect"
+            )
+        else:
+            found = ((key, image, _whole_image(image)) for key, image in items)
         pending: list[tuple[T, NDArray[np.uint8], Detections]] = []
         pending_faces = 0
-        for key, image in items:
-            faces = self.detect(image) if detect else _whole_image(image)
+        for key, image, faces in found:
             pending.append((key, image, faces))
             pending_faces += len(faces)
             if self.batch_is_full(len(pending), pending_faces):

@@ -5,7 +5,8 @@ For each analysed frame, in order:
 1. shot cut detection (:class:`~.cuts.ShotCutDetector`): a cut ends every
    track and makes this frame a detection frame;
 2. face detection, on one analysed frame in ``options.detect_period``
-   (counting from the first frame and from each cut);
+   (counting from the first frame and from each cut); steps 1 and 2 run in
+   a background thread, a few frames ahead of the others;
 3. tracking (:class:`~.tracker.FaceTracker`): detections get identifiers,
    faces are followed in between;
 4. gender and age, batched over frames as the ``video`` engine does
@@ -37,6 +38,7 @@ from ..detections import Detections
 from ..io import Frame
 from ..options import AnalysisOptions
 from ..pipeline.analyzer import FaceAnalyzer
+from ..pipeline.prefetch import prefetch
 from ..pipeline.results import FrameResult
 from .cuts import ShotCutDetector
 from .smoothing import AVERAGE_COLUMNS, TRACK_COLUMNS, TrackStats, add_predictions, quality_weights, raw_sizes
@@ -122,22 +124,19 @@ class TrackingStream:
     # -- the stream --------------------------------------------------------
 
     def __call__(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
-        """Results of ``frames``, one per frame, in order."""
-        options = self.options
-        countdown = 0
+        """Results of ``frames``, one per frame, in order.
+
+        Cut detection and face detection run in a background thread, a few
+        frames ahead of tracking and classification.
+        """
         last_time: Fraction | None = None
-        for frame in frames:
+        for frame, cut, detections in prefetch(self._detect(frames), maxsize=self.analyzer.detect_ahead, name="detect"):
             self._close_slots(frame.time)
-            if self.cuts is not None and self.cuts.update(frame.image):
+            if cut:
                 self.cut_frames.append(frame.index)
                 self.tracker.finish()
-                countdown = 0
-            detections = None
-            if countdown == 0:
-                detections = self.analyzer.detect(frame.image)
+            if detections is not None:
                 self.frames_detected += 1
-                countdown = options.detect_period
-            countdown -= 1
             faces = self.tracker.update(frame, detections)
             self._see(frame, faces)
             entry = _Entry(frame.index, frame.time_s, frame.image, faces)
@@ -160,6 +159,24 @@ class TrackingStream:
         yield from self._emit()
 
     # -- steps -------------------------------------------------------------
+
+    def _detect(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, bool, Detections | None]]:
+        """Each frame, whether it starts a shot, and its faces if the detector runs on it.
+
+        The detector runs on one frame in ``detect_period``, counting from the
+        first frame and from each cut.
+        """
+        countdown = 0
+        for frame in frames:
+            cut = self.cuts is not None and self.cuts.update(frame.image)
+            if cut:
+                countdown = 0
+            detections = None
+            if countdown == 0:
+                detections = self.analyzer.detect(frame.image)
+                countdown = self.options.detect_period
+            countdown -= 1
+            yield frame, cut, detections
 
     def _close_slots(self, time: Fraction) -> None:
         """The faces of the previous analysed frame stand until ``time``."""
