@@ -255,7 +255,6 @@ class CenterFaceDetector(BatchedDetector):
     #: smallest face (longer side of its box, network input pixels) found reliably at
     #: confidence 0.5: measured recall 29% at 14 px, 49% at 16, 63% at 18, 88% at 20, 100% at 24
     min_detectable_px: ClassVar[float] = 20.0
-    max_input_side: ClassVar[int] = 960
     has_landmarks: ClassVar[bool] = True
     #: stride of the output maps
     stride: ClassVar[int] = 4

@@ -108,7 +108,6 @@ class LibFaceDetection(BatchedDetector):
     # resolution): frames shrunk so that a minimal face is 12 px keep 118 faces,
     # 20 px keep 126 (95%) at 38% of the full-resolution cost, 24 px keep 131.
     min_detectable_px: ClassVar[float] = 20.0
-    max_input_side: ClassVar[int] = 960
     has_landmarks: ClassVar[bool] = True
     outputs: ClassVar[tuple[str, ...]] = _OUTPUTS
     #: the library's candidate floor; the user's ``min_confidence`` applies afterwards
