@@ -334,6 +334,24 @@ def test_display_rotation(tmp_path: Path, ccw: int, clockwise: int, red_corner: 
     assert np.abs(frame.image.astype(int) - expected).mean() < 12
 
 
+@pytest.mark.parametrize("ccw", [0, 90, 180])
+def test_reduced_copy_is_the_upright_frame_shrunk(tmp_path: Path, ccw: int) -> None:
+    """``reduced_size`` gives each kept frame a shrunk upright copy, close to shrinking the RGB frame."""
+    from inafaceanalyzer.detection.base import resize_rgb
+
+    clip = cfr(tmp_path / "rot.mp4", 4, rotation=ccw)
+    video = VideoSource(clip, fps=12.5)
+    width, height = video.info.width * 2 // 3, video.info.height * 2 // 3
+    video.reduced_size = (width, height)
+    frames = list(video)
+    assert [f.index for f in frames] == [0, 2]
+    for frame in frames:
+        assert frame.reduced is not None and frame.reduced.shape == (height, width, 3)
+        expected = resize_rgb(frame.image, width, height)
+        assert np.abs(frame.reduced.astype(int) - expected).mean() < 4
+    assert all(f.reduced is None for f in VideoSource(clip))
+
+
 def test_phone_style_display_matrix(tmp_path: Path) -> None:
     """The tkhd matrix of a phone held upright (ffprobe: rotation of -90) is a 90 degree clockwise turn."""
     clip = cfr(tmp_path / "phone.mp4", 2, matrix=[0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30])

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
+from av.video.frame import VideoFrame
 from numpy.typing import NDArray
-from PIL import Image
 
 from ..detections import Detections
 
@@ -71,9 +71,9 @@ def shape_boxes(xyxy: NDArray[np.float64], squarify: bool, scaling: float) -> ND
 
 
 def resize_rgb(image: NDArray[np.uint8], width: int, height: int) -> NDArray[np.uint8]:
-    """Resize an RGB image with an antialiased filter."""
-    resized = Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(resized)
+    """Shrink an RGB image by area averaging (FFmpeg's swscale, as the video decoder does)."""
+    frame = VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+    return frame.reformat(width=width, height=height, interpolation="AREA").to_ndarray()
 
 
 class FaceDetector(ABC):
@@ -104,9 +104,27 @@ class FaceDetector(ABC):
         """Faces of several frames. Subclasses may batch; the default loops."""
         return [self(image) for image in images]
 
-    def __call__(self, image: NDArray[np.uint8]) -> Detections:
-        """Faces of one RGB image, filtered and shaped, in its pixel coordinates."""
-        return self._postprocess(image, self._detect(self._prepare(image)))
+    def __call__(self, image: NDArray[np.uint8], reduced: NDArray[np.uint8] | None = None) -> Detections:
+        """Faces of one RGB image, filtered and shaped, in its pixel coordinates.
+
+        ``reduced`` may give the image already shrunk to :meth:`input_size`
+        (by the video decoder, see :attr:`~inafaceanalyzer.io.Frame.reduced`);
+        it is used when its size is the one needed and there is no padding.
+        """
+        height, width = image.shape[:2]
+        if reduced is not None and reduced.shape[:2] == self.input_size(height, width) and not self.settings.padding:
+            prepared = np.ascontiguousarray(reduced)
+        else:
+            prepared = self._prepare(image)
+        return self._postprocess(image, self._detect(prepared))
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """``(height, width)`` of what the network sees for a frame of this size (before padding to its multiple)."""
+        scale, dx, dy = self._geometry(height, width)
+        h, w = height + 2 * dy, width + 2 * dx
+        if scale < 1.0:
+            return max(1, round(h * scale)), max(1, round(w * scale))
+        return h, w
 
     def _geometry(self, height: int, width: int) -> tuple[float, int, int]:
         """Scale and padding offsets used for a frame of this size."""
@@ -125,8 +143,8 @@ class FaceDetector(ABC):
             padded[dy : dy + height, dx : dx + width] = image
             image = padded
         if scale < 1.0:
-            h, w = image.shape[:2]
-            image = resize_rgb(image, max(1, round(w * scale)), max(1, round(h * scale)))
+            target_h, target_w = self.input_size(height, width)
+            image = resize_rgb(image, target_w, target_h)
         return np.ascontiguousarray(image)
 
     def input_scale(self, height: int, width: int, min_face: float) -> float:

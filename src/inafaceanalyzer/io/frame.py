@@ -21,11 +21,15 @@ class Frame:
         time: presentation time in seconds, relative to the first frame of
             the stream, exact (from the PTS and the stream's time base).
         image: ``(H, W, 3)`` uint8 RGB array, rotation metadata applied.
+        reduced: the same picture shrunk to the source's ``reduced_size``
+            (for the face detector), converted from the decoded frame in the
+            same pass as :attr:`image`; ``None`` when none was asked for.
     """
 
     index: int
     time: Fraction
     image: NDArray[np.uint8]
+    reduced: NDArray[np.uint8] | None = None
 
     @property
     def time_s(self) -> float:

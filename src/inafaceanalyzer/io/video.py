@@ -147,6 +147,9 @@ class VideoSource:
     Attributes:
         decoded_frames: frames decoded since the source was last opened
             (by the constructor or by iterating), kept or not.
+        reduced_size: ``(width, height)`` of the upright :attr:`Frame.reduced`
+            copy of each frame, or ``None`` (the default) for none; set it
+            before iterating.
 
     Raises:
         MediaError: at construction, with the reason ("file not found",
@@ -172,6 +175,7 @@ class VideoSource:
         self.timeout = float(timeout)
         self.decode_all = bool(decode_all)
         self.decoded_frames = 0
+        self.reduced_size: tuple[int, int] | None = None
         self._container: InputContainer | None = None
         self._decoded: Generator[_Decoded, None, None] | None = None
         self._first: _Decoded | None = None
@@ -424,7 +428,7 @@ class VideoSource:
             else:
                 kept = self._sampled(pending, decoded)
             for item in kept:
-                yield _to_frame(item, rotation)
+                yield _to_frame(item, rotation, self.reduced_size)
         finally:
             decoded.close()
             self.close()
@@ -486,9 +490,14 @@ def _clockwise_rotation(raw: VideoFrame, stream: VideoStream) -> int:
     return snapped
 
 
-def _to_frame(item: _Decoded, rotation: int) -> Frame:
+def _to_frame(item: _Decoded, rotation: int, reduced_size: tuple[int, int] | None = None) -> Frame:
     image = item.raw.to_ndarray(format="rgb24")
-    return Frame(index=item.index, time=item.time, image=rotate_clockwise(image, rotation))
+    reduced = None
+    if reduced_size is not None:
+        width, height = reduced_size if rotation in (0, 180) else reduced_size[::-1]
+        small = item.raw.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+        reduced = rotate_clockwise(small.to_ndarray(), rotation)
+    return Frame(index=item.index, time=item.time, image=rotate_clockwise(image, rotation), reduced=reduced)
 
 
 def _open_error_reason(exc: av.error.FFmpegError, name: str, url: bool, timeout: float) -> str:

@@ -13,7 +13,7 @@ networks release the GIL while they run.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 import numpy as np
@@ -66,9 +66,9 @@ class FaceAnalyzer:
 
     # -- one image ---------------------------------------------------------
 
-    def detect(self, image: NDArray[np.uint8]) -> Detections:
-        """Faces of one RGB image, without predictions."""
-        return self.detector(image)
+    def detect(self, image: NDArray[np.uint8], reduced: NDArray[np.uint8] | None = None) -> Detections:
+        """Faces of one RGB image, without predictions (``reduced``: see :meth:`FaceDetector.__call__`)."""
+        return self.detector(image, reduced)
 
     def classify(self, image: NDArray[np.uint8], faces: Detections) -> Detections:
         """``faces`` of ``image`` with the classifier's columns added."""
@@ -109,9 +109,15 @@ class FaceAnalyzer:
         return faces >= self.options.batch_size or frames >= 4 * self.options.batch_size
 
     def analyze_stream(
-        self, items: Iterable[tuple[T, NDArray[np.uint8]]], detect: bool = True
+        self,
+        items: Iterable[tuple[T, NDArray[np.uint8]]],
+        detect: bool = True,
+        reduced: Callable[[T], NDArray[np.uint8] | None] | None = None,
     ) -> Iterator[tuple[T, Detections]]:
         """Analyse ``(key, image)`` pairs, yielding ``(key, faces)`` in order.
+
+        ``reduced(key)``, when given, returns the image already shrunk for
+        the detector (e.g. :attr:`Frame.reduced <inafaceanalyzer.io.Frame.reduced>`).
 
         Faces are classified in batches of about ``options.batch_size`` faces
         gathered over consecutive frames; a frame is held back only until its
@@ -120,7 +126,9 @@ class FaceAnalyzer:
         """
         if detect:
             found = prefetch(
-                ((key, image, self.detect(image)) for key, image in items), maxsize=self.detect_ahead, name="detect"
+                ((key, image, self.detect(image, reduced(key) if reduced else None)) for key, image in items),
+                maxsize=self.detect_ahead,
+                name="detect",
             )
         else:
             found = ((key, image, _whole_image(image)) for key, image in items)

@@ -83,7 +83,16 @@ class VideoAnalysis:
         return expected_frame_count(self.info, self.options)
 
     def frames(self) -> Iterator[Frame]:
-        """The sampled frames, decoded in a background thread."""
+        """The sampled frames, decoded in a background thread.
+
+        Each frame also comes shrunk to the detector's input size
+        (:attr:`Frame.reduced`) when the detector shrinks frames, so that the
+        decoder does it in its colour conversion pass.
+        """
+        if self.options.engine != "preprocessed_image" and self.info.width and self.info.height:
+            size = self.analyzer.detector.input_size(self.info.height, self.info.width)
+            if size != (self.info.height, self.info.width):
+                self.video.reduced_size = (size[1], size[0])
         return prefetch(self.video, maxsize=8, name=f"decode:{self.source}")
 
     def dataframe(self) -> pd.DataFrame:
@@ -92,8 +101,12 @@ class VideoAnalysis:
 
     def __iter__(self) -> Iterator[FrameResult]:
         keyed = ((frame, frame.image) for frame in self.frames())
-        for frame, faces in self.analyzer.analyze_stream(keyed):
+        for frame, faces in self.analyzer.analyze_stream(keyed, reduced=_reduced):
             yield FrameResult(frame.index, frame.time_s, faces)
+
+
+def _reduced(frame: Frame) -> NDArray[np.uint8] | None:
+    return frame.reduced
 
 
 def _load_all(

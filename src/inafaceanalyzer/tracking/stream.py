@@ -173,7 +173,7 @@ class TrackingStream:
                 countdown = 0
             detections = None
             if countdown == 0:
-                detections = self.analyzer.detect(frame.image)
+                detections = self.analyzer.detect(frame.image, frame.reduced)
                 countdown = self.options.detect_period
             countdown -= 1
             yield frame, cut, detections
