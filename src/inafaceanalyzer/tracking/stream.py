@@ -5,10 +5,10 @@ For each analysed frame, in order:
 1. shot cut detection (:class:`~.cuts.ShotCutDetector`): a cut ends every
    track and makes this frame a detection frame;
 2. face detection, on one analysed frame in ``options.detect_period``
-   (counting from the first frame and from each cut); steps 1 and 2 run in
-   a background thread, a few frames ahead of the others;
+   (counting from the first frame and from each cut);
 3. tracking (:class:`~.tracker.FaceTracker`): detections get identifiers,
-   faces are followed in between;
+   faces are followed in between; steps 1 to 3 run in a background thread,
+   a few frames ahead of step 4;
 4. gender and age, batched over frames as the ``video`` engine does
    (:meth:`FaceAnalyzer.classify_many`, about ``options.batch_size`` faces
    per call, the same flush rule), with each face's weight
@@ -56,6 +56,17 @@ class _Entry:
     image: NDArray[np.uint8] | None
     faces: Detections
     classified: bool = False
+
+
+@dataclass
+class _Tracked:
+    """A frame as the tracking thread hands it over."""
+
+    frame: Frame
+    faces: Detections
+    cut: bool
+    detected: bool
+    active: frozenset[int]
 
 
 class TrackingStream:
@@ -106,6 +117,7 @@ class TrackingStream:
         self._pending_faces = 0
         self._buffer: deque[_Entry] = deque()
         self._previous_ids: list[int] = []
+        self._active: frozenset[int] = frozenset()
 
     # -- results -----------------------------------------------------------
 
@@ -126,18 +138,19 @@ class TrackingStream:
     def __call__(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
         """Results of ``frames``, one per frame, in order.
 
-        Cut detection and face detection run in a background thread, a few
-        frames ahead of tracking and classification.
+        Cut detection, face detection and tracking run in a background
+        thread, a few frames ahead of alignment and classification.
         """
         last_time: Fraction | None = None
-        for frame, cut, detections in prefetch(self._detect(frames), maxsize=self.analyzer.detect_ahead, name="detect"):
+        tracked = prefetch(self._track(frames), maxsize=self.analyzer.detect_ahead, name="track")
+        for step in tracked:
+            frame, faces = step.frame, step.faces
             self._close_slots(frame.time)
-            if cut:
+            if step.cut:
                 self.cut_frames.append(frame.index)
-                self.tracker.finish()
-            if detections is not None:
+            if step.detected:
                 self.frames_detected += 1
-            faces = self.tracker.update(frame, detections)
+            self._active = step.active
             self._see(frame, faces)
             entry = _Entry(frame.index, frame.time_s, frame.image, faces)
             self._pending.append(entry)
@@ -147,9 +160,7 @@ class TrackingStream:
                 self._classify()
                 yield from self._emit()
             last_time = frame.time
-        self.tracker.finish()
-        if self.cuts is not None:
-            self.cuts.finish()
+        self._active = frozenset()
         if last_time is not None:
             end = last_time + self.last_period
             if self.end_time is not None and last_time < self.end_time < end:
@@ -160,23 +171,32 @@ class TrackingStream:
 
     # -- steps -------------------------------------------------------------
 
-    def _detect(self, frames: Iterable[Frame]) -> Iterator[tuple[Frame, bool, Detections | None]]:
-        """Each frame, whether it starts a shot, and its faces if the detector runs on it.
+    def _track(self, frames: Iterable[Frame]) -> Iterator[_Tracked]:
+        """Each frame with its faces: cuts found, faces detected or followed.
 
         The detector runs on one frame in ``detect_period``, counting from the
-        first frame and from each cut.
+        first frame and from each cut; a cut ends every track. Each step
+        carries the identifiers of the tracks still open after its frame, so
+        that the consumer, a few frames behind, knows which tracks are over.
         """
         countdown = 0
-        for frame in frames:
-            cut = self.cuts is not None and self.cuts.update(frame.image)
-            if cut:
-                countdown = 0
-            detections = None
-            if countdown == 0:
-                detections = self.analyzer.detect(frame.image, frame.reduced)
-                countdown = self.options.detect_period
-            countdown -= 1
-            yield frame, cut, detections
+        try:
+            for frame in frames:
+                cut = self.cuts is not None and self.cuts.update(frame.image)
+                if cut:
+                    self.tracker.finish()
+                    countdown = 0
+                detections = None
+                if countdown == 0:
+                    detections = self.analyzer.detect(frame.image, frame.reduced)
+                    countdown = self.options.detect_period
+                countdown -= 1
+                faces = self.tracker.update(frame, detections)
+                yield _Tracked(frame, faces, cut, detections is not None, self.tracker.active_ids)
+        finally:
+            self.tracker.finish()
+            if self.cuts is not None:
+                self.cuts.finish()
 
     def _close_slots(self, time: Fraction) -> None:
         """The faces of the previous analysed frame stand until ``time``."""
@@ -217,7 +237,7 @@ class TrackingStream:
 
     def _emit(self) -> Iterator[FrameResult]:
         """Yield the leading buffered frames whose tracks have all ended and been classified."""
-        active = self.tracker.active_ids
+        active = self._active
         while self._buffer and self._buffer[0].classified:
             entry = self._buffer[0]
             ids = [int(i) for i in entry.faces.data["face_id"]]
