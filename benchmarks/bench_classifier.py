@@ -6,13 +6,18 @@ busy machine slows every variant alike):
 1. alignment + classification only, on the central faces of fairface540
    (detector boxes found once): the single-model pipeline (dlib chips cut
    straight at 32 and 64 pixels, one network pass, as before this
-   classifier) against ``--tta none``, ``flip`` and ``full``;
+   classifier) against ``--tta none``, ``flip``, ``full`` and ``adaptive``;
 2. the image engine end to end (decoding, detection, alignment,
    classification) on the same images;
 3. the video engine on the crowd clip of ``../shared/media`` (1080p, about
    8 faces per frame), every frame.
 
-Usage: ``python benchmarks/bench_classifier.py [--images 200] [--repeats 3] [--threads 2]``
+``--stages`` instead splits the classification of the same faces into its
+steps (alignment, resampling of the views, network input, each network,
+sharpness and contrast), per face, for each batch size of ``--batches``,
+with the sessions' intra-op threads ``--threads``.
+
+Usage: ``python benchmarks/bench_classifier.py [--images 200] [--repeats 3] [--threads 2] [--stages]``
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from inafaceanalyzer import AnalysisOptions, FaceAnalyzer, analyze_images, analyze_video
-from inafaceanalyzer.alignment.chips import ChipExtractor
+from inafaceanalyzer.alignment.chips import ChipExtractor, FaceChips
+from inafaceanalyzer.classification import cydral
 from inafaceanalyzer.classification.cydral import CydralGenderAge, to_network_input
 from inafaceanalyzer.evaluation import central_face, load_labelled_set
 from inafaceanalyzer.io import load_image
@@ -33,7 +39,7 @@ from inafaceanalyzer.io import load_image
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FAIRFACE = SHARED / "eval" / "fairface540"
 CROWD = SHARED / "media" / "videos" / "facenet-pytorch__video.mp4"
-MODES = ("none", "flip", "full")
+MODES = ("none", "flip", "full", "adaptive")
 
 
 def single_model(classifier: CydralGenderAge, extractor: ChipExtractor, images, boxes) -> None:
@@ -49,11 +55,62 @@ def stage(analyzer: FaceAnalyzer, images, boxes) -> None:
         analyzer.classifier.predict(analyzer.chips(image, box[None, :]))
 
 
+def _steps(classifier: CydralGenderAge, master, landmarks, size: int) -> dict:
+    """The steps of ``classifier.predict`` on ``master`` chips, ``size`` faces per call, as callables."""
+    tta = "none" if classifier.tta == "adaptive" else classifier.tta
+    scales, flip = cydral.TTA_MODES[tta]
+    views = len(scales) * (2 if flip else 1)
+    parts = [slice(start, start + size) for start in range(0, len(master), size)]
+    faces = [FaceChips({cydral.MASTER_SIZE: master[p]}, landmarks[p], np.zeros(len(master[p]))) for p in parts]
+    resampled = [cydral._scaled_chips(master[p], scales) for p in parts]
+    inputs = [{s: cydral._planar_input(c[s], flip) for s in c} for c in resampled]
+    greys = [cydral._grey(c[64][:: len(scales)]) for c in resampled]
+    steps = {
+        "views": lambda: [cydral._scaled_chips(master[p], scales) for p in parts],
+        "network input": lambda: [[cydral._planar_input(c[s], flip) for s in c] for c in resampled],
+        "gender network": lambda: [classifier._run(classifier._gender, x[32], views) for x in inputs],
+        "age network": lambda: [classifier._run(classifier._age, x[64], views) for x in inputs],
+        "sharpness+contrast": lambda: [(cydral._sharpness_of(g), cydral._contrast_of(g)) for g in greys],
+        "predict": lambda: [classifier.predict(f) for f in faces],
+    }
+    # adaptive: only the whole is meaningful, the steps would be those of its first pass
+    return {"predict": steps["predict"]} if classifier.tta == "adaptive" else steps
+
+
+def stages(extractor: ChipExtractor, images, boxes, batches: list[int], threads: int, repeats: int) -> None:
+    """Print the per-face time of each step of alignment and classification (median of ``repeats``)."""
+    chips = []
+    started = time.perf_counter()
+    for image, box in zip(images, boxes, strict=True):
+        chips.append(extractor(image, box[None, :]))
+    seconds = (time.perf_counter() - started) / len(images)
+    print(f"alignment (landmarks and {cydral.MASTER_SIZE}-pixel chip): {1000 * seconds:.3f} ms per face")
+    master = np.concatenate([c.chips[cydral.MASTER_SIZE] for c in chips])
+    landmarks = np.concatenate([c.landmarks for c in chips])
+    names = ("views", "network input", "gender network", "age network", "sharpness+contrast", "predict")
+    print(f"{'tta':9s} {'batch':>5s} " + " ".join(f"{name:>18s}" for name in names) + "   (ms per face)")
+    for tta in ("none", "flip", "full", "adaptive"):
+        classifier = CydralGenderAge(threads=threads, device="cpu", tta=tta)
+        for size in batches:
+            classifier.batch_size = size
+            steps = _steps(classifier, master, landmarks, size)
+            times: dict[str, list[float]] = {name: [] for name in steps}
+            for _ in range(repeats):
+                for name, run in steps.items():
+                    started = time.perf_counter()
+                    run()
+                    times[name].append((time.perf_counter() - started) / len(master))
+            cells = [f"{1000 * statistics.median(times[n]):18.3f}" if n in times else f"{'':18s}" for n in names]
+            print(f"{tta:9s} {size:5d} " + " ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--stages", action="store_true", help="time each step of the classification instead")
+    parser.add_argument("--batches", type=int, nargs="+", default=[8, 32, 64, 128], help="with --stages: faces per call")
     args = parser.parse_args()
 
     dataset = load_labelled_set(FAIRFACE, sample=args.images, seed=0)
@@ -65,6 +122,9 @@ def main() -> None:
         faces = analyzers["none"].detect(image)
         chosen = central_face(faces, *image.shape[:2])
         boxes.append(faces.data["raw_xyxy"][chosen] if chosen is not None else np.array([0, 0, *image.shape[1::-1]], float))
+    if args.stages:
+        stages(analyzers["none"].chips, images, boxes, args.batches, args.threads, args.repeats)
+        return
     legacy = CydralGenderAge(threads=args.threads, device="cpu", tta="none")
     legacy_chips = ChipExtractor((32, 64), 0.2)
 
@@ -77,12 +137,12 @@ def main() -> None:
             t = time.perf_counter()
             stage(analyzers[mode], images, boxes)
             times.setdefault(f"stage: tta {mode}", []).append((time.perf_counter() - t) / len(images))
-        for mode in ("none", "full"):
+        for mode in ("none", "full", "adaptive"):
             t = time.perf_counter()
             table = analyze_images(paths, analyzer=analyzers[mode])
             times.setdefault(f"image engine: tta {mode}", []).append((time.perf_counter() - t) / max(1, len(table)))
         if CROWD.is_file():
-            for mode in ("none", "full"):
+            for mode in ("none", "full", "adaptive"):
                 options = AnalysisOptions(engine="video", tta=mode, threads=args.threads)
                 t = time.perf_counter()
                 table = analyze_video(CROWD, options, analyzer=FaceAnalyzer(options, classifier=analyzers[mode].classifier))

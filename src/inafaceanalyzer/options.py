@@ -65,7 +65,9 @@ class AnalysisOptions:
             cores available to the process.
         tta: test-time augmentation of the gender and age networks:
             ``none`` (one view of each face), ``flip`` (and its mirror image),
-            ``full`` (3 scales, each mirrored: 6 views; the most accurate) or
+            ``full`` (3 scales, each mirrored: 6 views; the most accurate),
+            ``adaptive`` (one view, and the 6 of ``full`` for the faces whose
+            gender it leaves uncertain) or
             ``auto``: ``full``, except ``flip`` for the ``preprocessed_image``
             engine, where no detection hides its cost (each stays within 2x
             the time per face of a single view: see :attr:`effective_tta`).
@@ -91,7 +93,7 @@ class AnalysisOptions:
     detect_period: int = 1
     threads: int | None = None
     device: Literal["cpu", "cuda", "auto"] = "auto"
-    tta: Literal["auto", "none", "flip", "full"] = "auto"
+    tta: Literal["auto", "none", "flip", "full", "adaptive"] = "auto"
     min_reliable_face_px: float = 30.0
     calibrate_gender: bool = True
 
@@ -129,8 +131,8 @@ class AnalysisOptions:
             raise OptionsError(f"detect_period must be >= 1, not {self.detect_period}")
         if self.threads is not None and self.threads < 1:
             raise OptionsError(f"threads must be >= 1, not {self.threads}")
-        if self.tta not in ("auto", "none", "flip", "full"):
-            raise OptionsError(f"tta must be auto, none, flip or full, not {self.tta!r}")
+        if self.tta not in ("auto", "none", "flip", "full", "adaptive"):
+            raise OptionsError(f"tta must be auto, none, flip, full or adaptive, not {self.tta!r}")
         if not self.min_reliable_face_px >= 0:
             raise OptionsError(f"min_reliable_face_px must be >= 0, not {self.min_reliable_face_px}")
         if self.device not in ("cpu", "cuda", "auto"):

@@ -23,7 +23,10 @@ see ``README.md``, "Accuracy and bias"):
    ``flip`` (and its mirror image), ``full`` (the chip at scales 0.93, 1 and
    1.07, each with its mirror image: 6 views). Gender log-odds are averaged
    over the views; age distributions are averaged (a mixture), so that
-   ``age_std`` grows when the views disagree.
+   ``age_std`` grows when the views disagree. ``adaptive`` runs the chip
+   alone, then the 6 views of ``full`` on the faces whose gender it leaves
+   uncertain (:data:`ADAPTIVE_UNCERTAIN`): ``full``'s gender accuracy for
+   the cost of one view on the other faces, which keep ``none``'s age.
 3. **Calibrated gender** (``cydral_calibration.json``, fitted on FairFace,
    CC BY 4.0): ``sex_decfunc = a * L + z * (b + c * L) + d``, where ``L``
    is the networks' averaged log-odds and ``z = clip(log2(w / 64), -2.5, 0)``
@@ -63,6 +66,8 @@ from .base import FaceClassifier, age_to_decfunc
 __all__ = [
     "CydralGenderAge",
     "TTA_MODES",
+    "TTA_CHOICES",
+    "ADAPTIVE_UNCERTAIN",
     "MASTER_SIZE",
     "MASTER_PADDING",
     "MIN_SHARPNESS",
@@ -87,7 +92,16 @@ TTA_MODES: dict[str, tuple[tuple[float, ...], bool]] = {
     "flip": ((1.0,), True),
     "full": ((1.0, 0.93, 1.07), True),
 }
+ADAPTIVE = "adaptive"
+#: ``adaptive`` runs the chip alone (``none``) on every face, then all the views of ``full`` on the
+#: faces whose calibrated probability of male (with ``none``'s calibration) lies strictly within
+#: these bounds, which get ``full``'s results; the others keep ``none``'s
+ADAPTIVE_UNCERTAIN = (0.15, 0.85)
+#: every value of the ``tta`` argument
+TTA_CHOICES: tuple[str, ...] = (*TTA_MODES, ADAPTIVE)
 _NETWORK_PADDING = 0.2
+#: input sizes of the gender (32) and age (64) networks
+_SIZES = (32, 64)
 _MARGIN = 1.07
 #: side of the high-resolution chip the networks' inputs are resampled from
 MASTER_SIZE = 256
@@ -117,34 +131,69 @@ def calibration() -> dict[str, Any]:
 
 def to_network_input(chips: NDArray[np.uint8]) -> NDArray[np.float32]:
     """``(N, S, S, 3)`` uint8 RGB chips to the networks' ``(N, 3, S, S)`` float32 input."""
-    values = chips.astype(np.float32)
-    values -= _MEANS
-    values /= np.float32(256.0)
-    return np.ascontiguousarray(values.transpose(0, 3, 1, 2))
+    return _planar_input(chips, mirror=False)
+
+
+def _planar_input(chips: NDArray[np.uint8], mirror: bool) -> NDArray[np.float32]:
+    """The network input of ``(N, S, S, 3)`` chips, each followed by its mirror image when ``mirror``.
+
+    One pass from the interleaved uint8 pixels to the planar float32 tensor:
+    ``(pixel - channel mean) / 256``, the same float32 operations as
+    converting, subtracting and dividing one after the other (the division
+    by 256 is exact as a multiplication by 1/256).
+    """
+    n, size = chips.shape[:2]
+    copies = 2 if mirror else 1
+    out = np.empty((n, copies, 3, size, size), dtype=np.float32)
+    planar = chips.transpose(0, 3, 1, 2)
+    np.subtract(planar, _MEANS[:, None, None], out=out[:, 0])
+    if mirror:
+        np.subtract(planar[..., ::-1], _MEANS[:, None, None], out=out[:, 1])
+    out *= np.float32(1.0 / 256.0)
+    return out.reshape(n * copies, 3, size, size)
+
+
+def _view_boxes(side: int, scales: tuple[float, ...]) -> list[tuple[float, float, float, float]]:
+    """The region of each scale in a master chip of ``side`` pixels (left, top, right, bottom)."""
+    half = side / _MARGIN / 2
+    centre = side / 2
+    return [(centre - half * s, centre - half * s, centre + half * s, centre + half * s) for s in scales]
+
+
+def _scaled_chips(master: NDArray[np.uint8], scales: tuple[float, ...]) -> dict[int, NDArray[np.uint8]]:
+    """The unmirrored views: ``(N * len(scales), S, S, 3)`` per network size, the scales of a face together.
+
+    Each is an area (box) resampling of the scale's region of the master chip
+    by Pillow (whose fixed-point filter no vectorised numpy emulation beat).
+    """
+    n, side = master.shape[:2]
+    boxes = _view_boxes(side, scales)
+    chips = {size: np.empty((n * len(scales), size, size, 3), dtype=np.uint8) for size in _SIZES}
+    for i in range(n):
+        image = Image.fromarray(master[i])
+        for j, box in enumerate(boxes):
+            for size, out in chips.items():
+                out[i * len(scales) + j] = image.resize((size, size), Image.Resampling.BOX, box=box)
+    return chips
 
 
 def network_views(master: NDArray[np.uint8], tta: str) -> dict[int, NDArray[np.uint8]]:
     """The 32x32 and 64x64 inputs of each face: ``(N * V, S, S, 3)``, the V views of a face together.
 
-    ``master`` is ``(N, M, M, 3)``: chips of :data:`MASTER_PADDING`.
+    ``master`` is ``(N, M, M, 3)``: chips of :data:`MASTER_PADDING`. The
+    views of a face are its scales in :data:`TTA_MODES` order, each followed
+    by its mirror image when the mode mirrors.
     """
     scales, flip = TTA_MODES[tta]
-    n, side = master.shape[:2]
-    half = side / _MARGIN / 2
-    centre = side / 2
-    per_view = len(scales) * (2 if flip else 1)
-    views = {size: np.empty((n * per_view, size, size, 3), dtype=np.uint8) for size in (32, 64)}
-    for i in range(n):
-        image = Image.fromarray(master[i])
-        k = i * per_view
-        for scale in scales:
-            box = (centre - half * scale, centre - half * scale, centre + half * scale, centre + half * scale)
-            for size in (32, 64):
-                chip = np.asarray(image.resize((size, size), Image.Resampling.BOX, box=box))
-                views[size][k] = chip
-                if flip:
-                    views[size][k + 1] = chip[:, ::-1]
-            k += 2 if flip else 1
+    chips = _scaled_chips(master, scales)
+    if not flip:
+        return chips
+    views = {}
+    for size, scaled in chips.items():
+        both = np.empty((len(scaled), 2, size, size, 3), dtype=np.uint8)
+        both[:, 0] = scaled
+        both[:, 1] = scaled[:, :, ::-1]
+        views[size] = both.reshape(-1, size, size, 3)
     return views
 
 
@@ -155,18 +204,53 @@ def _gaussian_blur(images: NDArray[np.float32], sigma: float) -> NDArray[np.floa
     kernel = np.exp(-0.5 * (x / sigma) ** 2)
     kernel /= kernel.sum()
     padded = np.pad(images, ((0, 0), (radius, radius), (0, 0)), mode="symmetric")
-    rows = sum(kernel[k] * padded[:, k : k + images.shape[1]] for k in range(len(kernel)))
+    rows = _weighted_taps(padded, kernel, 1, images.shape[1])
     padded = np.pad(rows, ((0, 0), (0, 0), (radius, radius)), mode="symmetric")
-    return sum(kernel[k] * padded[:, :, k : k + images.shape[2]] for k in range(len(kernel)))
+    return _weighted_taps(padded, kernel, 2, images.shape[2])
+
+
+def _weighted_taps(padded: NDArray[np.float32], kernel: NDArray[np.float32], axis: int, length: int) -> NDArray[np.float32]:
+    """``sum(kernel[k] * padded[k : k + length])`` along ``axis``, accumulated in place in kernel order.
+
+    The same float32 products and sums, in the same order, as the plain sum,
+    without a temporary array per tap.
+    """
+    index: list[slice] = [slice(None)] * padded.ndim
+    index[axis] = slice(0, length)
+    result = kernel[0] * padded[tuple(index)]
+    term = np.empty_like(result)
+    for k in range(1, len(kernel)):
+        index[axis] = slice(k, k + length)
+        np.multiply(padded[tuple(index)], kernel[k], out=term)
+        result += term
+    return result
+
+
+def _grey(chips: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """Luma of ``(N, S, S, 3)`` RGB chips, ``(N, S, S)`` float32."""
+    return chips.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _contrast_of(grey: NDArray[np.float32]) -> NDArray[np.float64]:
+    if len(grey) == 0:
+        return np.zeros(0)
+    low, high = np.percentile(grey.reshape(len(grey), -1), [5, 95], axis=1)
+    return (high - low).astype(np.float64)
+
+
+def _sharpness_of(grey: NDArray[np.float32]) -> NDArray[np.float64]:
+    if len(grey) == 0:
+        return np.zeros(0)
+    blur1 = _gaussian_blur(grey, 1.0)
+    blur2 = _gaussian_blur(grey, 2.0)
+    fine = (grey - blur1).std(axis=(1, 2))
+    coarse = (blur1 - blur2).std(axis=(1, 2))
+    return (fine / (coarse + 1e-3)).astype(np.float64)
 
 
 def contrast(chips: NDArray[np.uint8]) -> NDArray[np.float64]:
     """Spread of each chip's luma: its 95th minus its 5th percentile (0 to 255)."""
-    if len(chips) == 0:
-        return np.zeros(0)
-    grey = chips.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    low, high = np.percentile(grey.reshape(len(grey), -1), [5, 95], axis=1)
-    return (high - low).astype(np.float64)
+    return _contrast_of(_grey(chips))
 
 
 def sharpness(chips: NDArray[np.uint8]) -> NDArray[np.float64]:
@@ -177,14 +261,7 @@ def sharpness(chips: NDArray[np.uint8]) -> NDArray[np.float64]:
     2). A sharp face of 64 pixels or more scores about 0.7 to 1.2; a face
     upsampled from 30 pixels, or blurred as much, about 0.57.
     """
-    grey = chips.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    if len(grey) == 0:
-        return np.zeros(0)
-    blur1 = _gaussian_blur(grey, 1.0)
-    blur2 = _gaussian_blur(grey, 2.0)
-    fine = (grey - blur1).std(axis=(1, 2))
-    coarse = (blur1 - blur2).std(axis=(1, 2))
-    return (fine / (coarse + 1e-3)).astype(np.float64)
+    return _sharpness_of(_grey(chips))
 
 
 class CydralGenderAge(FaceClassifier):
@@ -194,7 +271,8 @@ class CydralGenderAge(FaceClassifier):
         batch_size: faces per ONNX Runtime call.
         threads: intra-op threads of each session (``None``: all available cores).
         device: ``cpu``, ``cuda`` or ``auto``.
-        tta: ``none``, ``flip`` or ``full`` (:data:`TTA_MODES`).
+        tta: ``none``, ``flip`` or ``full`` (:data:`TTA_MODES`), or
+            ``adaptive`` (:data:`ADAPTIVE_UNCERTAIN`).
         min_reliable_face_px: faces smaller than this (in detector-box
             pixels) are flagged unreliable.
         calibrate_gender: apply the fitted gender calibration; ``False``
@@ -223,59 +301,120 @@ class CydralGenderAge(FaceClassifier):
         min_reliable_face_px: float = 30.0,
         calibrate_gender: bool = True,
     ) -> None:
-        if tta not in TTA_MODES:
-            raise OptionsError(f"tta must be one of {', '.join(TTA_MODES)}, not {tta!r}")
+        if tta not in TTA_CHOICES:
+            raise OptionsError(f"tta must be one of {', '.join(TTA_CHOICES)}, not {tta!r}")
         self.batch_size = int(batch_size)
         self.tta = tta
         self.min_reliable_face_px = float(min_reliable_face_px)
         identity = {"logit": 1.0, "size": 0.0, "logit_x_size": 0.0, "intercept": 0.0}
-        self._calibration = calibration()["gender"][tta] if calibrate_gender else identity
+        fitted = calibration()["gender"]
+        self._coefficients = {mode: fitted[mode] if calibrate_gender else identity for mode in TTA_MODES}
         self._gender = create_session(_model_path("gender-v1.onnx"), threads=threads, device=device)
         self._age = create_session(_model_path("age-v1.onnx"), threads=threads, device=device)
 
     @property
     def views_per_face(self) -> int:
-        """How many views of each face the networks see."""
-        scales, flip = TTA_MODES[self.tta]
+        """How many views of each face the networks see (at most, with ``adaptive``)."""
+        scales, flip = TTA_MODES["full" if self.tta == ADAPTIVE else self.tta]
         return len(scales) * (2 if flip else 1)
 
-    def _run(self, session, chips: NDArray[np.uint8]) -> NDArray[np.float64]:
+    def _run(self, session, inputs: NDArray[np.float32], views_per_face: int) -> NDArray[np.float64]:
+        """One network over ``(N * V, 3, S, S)`` inputs, ``batch_size`` faces per call."""
         name = session.get_inputs()[0].name
-        step = self.batch_size * self.views_per_face
-        outputs = [
-            session.run(None, {name: to_network_input(chips[start : start + step])})[0]
-            for start in range(0, len(chips), step)
-        ]
+        step = self.batch_size * views_per_face
+        outputs = [session.run(None, {name: inputs[start : start + step]})[0] for start in range(0, len(inputs), step)]
         return np.concatenate(outputs).astype(np.float64)
 
-    def _views(self, chips: FaceChips) -> dict[int, NDArray[np.uint8]]:
-        return network_views(chips.chips[MASTER_SIZE], self.tta)
-
-    def _probabilities(self, views: dict[int, NDArray[np.uint8]], n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        v = self.views_per_face
+    def _networks(
+        self, inputs: dict[int, NDArray[np.float32]], n: int, v: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(n, v, 2)`` gender and ``(n, v, 81)`` age-bin probabilities of ``v`` views of ``n`` faces."""
         if n == 0:
             return np.zeros((0, v, 2)), np.zeros((0, v, len(_AGE_BINS)))
-        gender = self._run(self._gender, views[32]).reshape(n, v, 2)
-        age = self._run(self._age, views[64]).reshape(n, v, len(_AGE_BINS))
+        gender = self._run(self._gender, inputs[32], v).reshape(n, v, 2)
+        age = self._run(self._age, inputs[64], v).reshape(n, v, len(_AGE_BINS))
         return gender, age
 
+    def _views(
+        self, master: NDArray[np.uint8], scales: tuple[float, ...], flip: bool
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[int, NDArray[np.uint8]]]:
+        """Per view of each face, gender and age-bin probabilities; and the views' chips, unmirrored.
+
+        The views are the ``scales`` (each followed by its mirror image when
+        ``flip``); the chips are ``(N * len(scales), S, S, 3)`` per size.
+        """
+        chips = _scaled_chips(master, scales)
+        inputs = {size: _planar_input(scaled, flip) for size, scaled in chips.items()}
+        gender, age = self._networks(inputs, len(master), len(scales) * (2 if flip else 1))
+        return gender, age, chips
+
+    def _adaptive_views(
+        self, master: NDArray[np.uint8], side: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[int, NDArray[np.uint8]], NDArray[np.bool_]]:
+        """The ``adaptive`` views: the chip of every face, and the ``full`` views of the uncertain ones.
+
+        Returns ``(N, 6, 2)`` and ``(N, 6, 81)`` probabilities in ``full``'s
+        view order, NaN for the views not run; the chips of the first view;
+        and which faces got all six views.
+        """
+        n = len(master)
+        scales, _ = TTA_MODES["full"]
+        gender = np.full((n, 2 * len(scales), 2), np.nan)
+        age = np.full((n, 2 * len(scales), len(_AGE_BINS)), np.nan)
+        gender[:, :1], age[:, :1], chips = self._views(master, scales[:1], False)
+        p_male = calibrated_prob_male(gender[:, :1, 1], side, self._coefficients["none"])
+        low, high = ADAPTIVE_UNCERTAIN
+        full = (p_male > low) & (p_male < high)
+        if full.any():
+            # the chip's mirror image, then the other scales and their mirror images
+            others = _scaled_chips(master[full], scales[1:])
+            inputs = {}
+            for size, scaled in others.items():
+                views = np.empty((int(full.sum()), 2 * len(scales) - 1, 3, size, size), dtype=np.float32)
+                views[:, 0] = _planar_input(chips[size][full][:, :, ::-1], mirror=False)
+                views[:, 1:] = _planar_input(scaled, mirror=True).reshape(len(views), -1, 3, size, size)
+                inputs[size] = views.reshape(-1, 3, size, size)
+            gender[full, 1:], age[full, 1:] = self._networks(inputs, int(full.sum()), 2 * len(scales) - 1)
+        return gender, age, chips, full
+
     def probabilities(self, chips: FaceChips) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Per view: ``(N, V, 2)`` gender probabilities (female, male) and ``(N, V, 81)`` age-bin probabilities."""
-        return self._probabilities(self._views(chips), len(chips.roll))
+        """Per view: ``(N, V, 2)`` gender probabilities (female, male) and ``(N, V, 81)`` age-bin probabilities.
+
+        With ``adaptive``, V is 6 and the views a face did not need are NaN.
+        """
+        master = chips.chips[MASTER_SIZE]
+        if self.tta == ADAPTIVE:
+            side = chip_side_px(chips.landmarks, _NETWORK_PADDING) if len(master) else np.zeros(0)
+            gender, age, _, _ = self._adaptive_views(master, side)
+            return gender, age
+        gender, age, _ = self._views(master, *TTA_MODES[self.tta])
+        return gender, age
 
     def predict(self, chips: FaceChips) -> dict[str, NDArray]:
         """Seed columns plus ``sex_prob_male``, ``age_std`` and ``reliable`` for each face."""
-        n = len(chips.roll)
-        views = self._views(chips)
-        gender, age_bins = self._probabilities(views, n)
+        master = chips.chips[MASTER_SIZE]
+        n = len(master)
         side = chip_side_px(chips.landmarks, _NETWORK_PADDING) if n else np.zeros(0)
-        p_male = calibrated_prob_male(gender[:, :, 1], side, self._calibration)
-        columns = predictions_from_probabilities(p_male, age_bins.mean(axis=1) if n else np.zeros((0, len(_AGE_BINS))))
-        chip = views[64][:: self.views_per_face]  # the first view of a face is the chip itself
+        if self.tta == ADAPTIVE:
+            gender, age, views, full = self._adaptive_views(master, side)
+            p_male = calibrated_prob_male(gender[:, :1, 1], side, self._coefficients["none"])
+            age_bins = age[:, 0]
+            if full.any():
+                p_male[full] = calibrated_prob_male(gender[full, :, 1], side[full], self._coefficients["full"])
+                age_bins[full] = age[full].mean(axis=1)
+            chip = views[64]
+        else:
+            scales, flip = TTA_MODES[self.tta]
+            gender, age, views = self._views(master, scales, flip)
+            p_male = calibrated_prob_male(gender[:, :, 1], side, self._coefficients[self.tta])
+            age_bins = age.mean(axis=1) if n else np.zeros((0, len(_AGE_BINS)))
+            chip = views[64][:: len(scales)]  # the first view of a face is the chip itself
+        columns = predictions_from_probabilities(p_male, age_bins)
+        grey = _grey(chip)
         columns["reliable"] = (
             (side >= CHIP_TO_BOX * self.min_reliable_face_px)
-            & (sharpness(chip) >= MIN_SHARPNESS)
-            & (contrast(chip) >= MIN_CONTRAST)
+            & (_sharpness_of(grey) >= MIN_SHARPNESS)
+            & (_contrast_of(grey) >= MIN_CONTRAST)
         )
         return columns
 

@@ -71,9 +71,10 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
                          help="CPU threads for the networks (default: all cores available)")
     general.add_argument("--device", choices=("auto", "cpu", "cuda"), default=_DEFAULTS["device"],
                          help="where ONNX networks run; auto uses CUDA when onnxruntime-gpu sees a GPU")
-    general.add_argument("--tta", choices=("auto", "none", "flip", "full"), default=_DEFAULTS["tta"],
+    general.add_argument("--tta", choices=("auto", "none", "flip", "full", "adaptive"), default=_DEFAULTS["tta"],
                          help="test-time augmentation: none (1 view per face), flip (2), full (3 scales x "
-                         "mirror: 6 views, most accurate); auto: full, or flip for preprocessed_image")
+                         "mirror: 6 views, most accurate), adaptive (1 view, and full's 6 for the faces whose "
+                         "gender is uncertain); auto: full, or flip for preprocessed_image")
     general.add_argument("--min_reliable_face_px", type=float, default=_DEFAULTS["min_reliable_face_px"],
                          help="faces smaller than this (pixels), or as blurred, get reliable=False")
     general.add_argument("--no_gender_calibration", dest="calibrate_gender", action="store_false",

@@ -1,0 +1,89 @@
+"""The Cydral classifier's inputs and its ``adaptive`` test-time augmentation.
+
+The vectorised paths (network inputs built in one pass, sharpness blurred in
+place) are checked bit for bit against the plain computations they replace;
+``adaptive`` against ``none`` and ``full`` run separately on the same faces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inafaceanalyzer import AnalysisOptions
+from inafaceanalyzer.classification import cydral
+from inafaceanalyzer.classification.cydral import MASTER_SIZE, CydralGenderAge, network_views
+from inafaceanalyzer.errors import OptionsError
+from inafaceanalyzer.io import load_image
+
+from .conftest import FAMILY, INDIA, KNUTH224
+
+
+def _plain_input(chips):
+    values = chips.astype(np.float32)
+    values -= cydral._MEANS
+    values /= np.float32(256.0)
+    return np.ascontiguousarray(values.transpose(0, 3, 1, 2))
+
+
+def _plain_blur(images, sigma):
+    radius = int(4.0 * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float32)
+    kernel = np.exp(-0.5 * (x / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.pad(images, ((0, 0), (radius, radius), (0, 0)), mode="symmetric")
+    rows = sum(kernel[k] * padded[:, k : k + images.shape[1]] for k in range(len(kernel)))
+    padded = np.pad(rows, ((0, 0), (0, 0), (radius, radius)), mode="symmetric")
+    return sum(kernel[k] * padded[:, :, k : k + images.shape[2]] for k in range(len(kernel)))
+
+
+def test_network_input_is_the_views_converted_one_by_one():
+    rng = np.random.default_rng(1)
+    master = rng.integers(0, 256, (3, MASTER_SIZE, MASTER_SIZE, 3), dtype=np.uint8)
+    scales, _ = cydral.TTA_MODES["full"]
+    chips = cydral._scaled_chips(master, scales)
+    views = network_views(master, "full")
+    for size in (32, 64):
+        assert np.array_equal(chips[size], views[size][0::2])
+        assert np.array_equal(cydral._planar_input(chips[size], mirror=True), _plain_input(views[size]))
+        assert np.array_equal(cydral.to_network_input(chips[size]), _plain_input(chips[size]))
+
+
+def test_in_place_blur_is_the_plain_sum_bit_for_bit():
+    grey = np.random.default_rng(2).uniform(0, 255, (4, 64, 64)).astype(np.float32)
+    for sigma in (1.0, 2.0):
+        assert np.array_equal(cydral._gaussian_blur(grey, sigma), _plain_blur(grey, sigma))
+
+
+def test_adaptive_is_an_option_value():
+    assert AnalysisOptions(tta="adaptive").effective_tta == "adaptive"
+    with pytest.raises(OptionsError):
+        AnalysisOptions(tta="cascade")
+    with pytest.raises(OptionsError):
+        CydralGenderAge(tta="cascade")
+
+
+@pytest.mark.shared_media
+def test_adaptive_gives_none_to_confident_faces_and_full_to_the_others(analyzer, monkeypatch):
+    chips = [analyzer.chips(image, analyzer.detect(image).data["raw_xyxy"]) for image in map(load_image, (INDIA, FAMILY))]
+    crop = load_image(KNUTH224)
+    chips.append(analyzer.chips(crop, np.array([[0, 0, crop.shape[1], crop.shape[0]]], dtype=np.float64)))
+    from inafaceanalyzer.pipeline.analyzer import _concatenate_chips
+
+    faces = _concatenate_chips(chips, (MASTER_SIZE,))
+    modes = {tta: CydralGenderAge(tta=tta, threads=2, device="cpu", batch_size=4) for tta in ("none", "full", "adaptive")}
+    none, full = modes["none"].predict(faces), modes["full"].predict(faces)
+    # bounds around the median face, so that both kinds of face are seen
+    low = float(np.median(none["sex_prob_male"]))
+    monkeypatch.setattr(cydral, "ADAPTIVE_UNCERTAIN", (low - 1e-9, 1.0))
+    uncertain = none["sex_prob_male"] > low - 1e-9
+    assert 0 < uncertain.sum() < len(uncertain)
+    adaptive = modes["adaptive"].predict(faces)
+    assert set(adaptive) == set(CydralGenderAge.columns)
+    for column in CydralGenderAge.columns:
+        expected = np.where(uncertain, full[column], none[column])
+        assert np.array_equal(adaptive[column], expected), column
+    gender, age = modes["adaptive"].probabilities(faces)
+    assert gender.shape == (len(uncertain), 6, 2) and age.shape == (len(uncertain), 6, 81)
+    assert np.isnan(gender[~uncertain, 1:]).all() and not np.isnan(gender[uncertain]).any()
+    assert not np.isnan(gender[:, 0]).any()
