@@ -86,10 +86,11 @@ class VideoAnalysis:
         """The sampled frames, decoded in a background thread.
 
         Each frame also comes shrunk to the detector's input size
-        (:attr:`Frame.reduced`) when the detector shrinks frames, so that the
-        decoder does it in its colour conversion pass.
+        (:attr:`Frame.reduced`) when the detector shrinks frames (and pads
+        none), so that the decoder does it in its colour conversion pass.
         """
-        if self.options.engine != "preprocessed_image" and self.info.width and self.info.height:
+        shrinkable = self.options.engine != "preprocessed_image" and not self.options.face_detection_padding
+        if shrinkable and self.info.width and self.info.height:
             size = self.analyzer.detector.input_size(self.info.height, self.info.width)
             if size != (self.info.height, self.info.width):
                 self.video.reduced_size = (size[1], size[0])
