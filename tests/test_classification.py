@@ -87,3 +87,29 @@ def test_adaptive_gives_none_to_confident_faces_and_full_to_the_others(analyzer,
     assert gender.shape == (len(uncertain), 6, 2) and age.shape == (len(uncertain), 6, 81)
     assert np.isnan(gender[~uncertain, 1:]).all() and not np.isnan(gender[uncertain]).any()
     assert not np.isnan(gender[:, 0]).any()
+
+
+def test_precision_is_an_option_value():
+    assert AnalysisOptions(precision="int8").precision == "int8"
+    with pytest.raises(OptionsError):
+        AnalysisOptions(precision="fp16")
+    with pytest.raises(OptionsError):
+        CydralGenderAge(precision="int4")
+
+
+@pytest.mark.shared_media
+def test_int8_networks_agree_with_the_float_ones(analyzer):
+    from inafaceanalyzer.pipeline.analyzer import _concatenate_chips
+
+    chips = [analyzer.chips(image, analyzer.detect(image).data["raw_xyxy"]) for image in map(load_image, (INDIA, FAMILY))]
+    crop = load_image(KNUTH224)
+    chips.append(analyzer.chips(crop, np.array([[0, 0, crop.shape[1], crop.shape[0]]], dtype=np.float64)))
+    faces = _concatenate_chips(chips, (MASTER_SIZE,))
+    fp32 = CydralGenderAge(tta="full", threads=2, device="cpu").predict(faces)
+    int8 = CydralGenderAge(tta="full", threads=2, device="cpu", precision="int8").predict(faces)
+    assert len(faces.roll) >= 10
+    # the quantised convolutions move the scores a little, not the decisions
+    assert np.abs(int8["sex_prob_male"] - fp32["sex_prob_male"]).max() < 0.1
+    assert np.mean(int8["sex_label"] == fp32["sex_label"]) >= 0.9
+    assert np.abs(int8["age_label"] - fp32["age_label"]).max() < 4
+    assert np.array_equal(int8["reliable"], fp32["reliable"])

@@ -71,6 +71,9 @@ class AnalysisOptions:
             ``auto``: ``full``, except ``flip`` for the ``preprocessed_image``
             engine, where no detection hides its cost (each stays within 2x
             the time per face of a single view: see :attr:`effective_tta`).
+        precision: ``fp32`` (the networks as published) or ``int8`` (their
+            convolutions quantised: about 1.5x faster on CPUs, results within
+            float noise of ``fp32`` on the evaluation sets; see the README).
         min_reliable_face_px: faces smaller than this (detector-box pixels),
             or as blurred as such a face, get ``reliable`` false.
         calibrate_gender: apply the gender calibration fitted on FairFace
@@ -94,6 +97,7 @@ class AnalysisOptions:
     threads: int | None = None
     device: Literal["cpu", "cuda", "auto"] = "auto"
     tta: Literal["auto", "none", "flip", "full", "adaptive"] = "auto"
+    precision: Literal["fp32", "int8"] = "fp32"
     min_reliable_face_px: float = 30.0
     calibrate_gender: bool = True
 
@@ -131,6 +135,8 @@ class AnalysisOptions:
             raise OptionsError(f"detect_period must be >= 1, not {self.detect_period}")
         if self.threads is not None and self.threads < 1:
             raise OptionsError(f"threads must be >= 1, not {self.threads}")
+        if self.precision not in ("fp32", "int8"):
+            raise OptionsError(f"precision must be fp32 or int8, not {self.precision!r}")
         if self.tta not in ("auto", "none", "flip", "full", "adaptive"):
             raise OptionsError(f"tta must be auto, none, flip, full or adaptive, not {self.tta!r}")
         if not self.min_reliable_face_px >= 0:

@@ -32,4 +32,5 @@ def create_classifier(options: AnalysisOptions) -> FaceClassifier:
         tta=options.effective_tta,
         min_reliable_face_px=options.min_reliable_face_px,
         calibrate_gender=options.calibrate_gender,
+        precision=options.precision,
     )

