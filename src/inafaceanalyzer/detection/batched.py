@@ -60,6 +60,8 @@ class BatchedDetector(FaceDetector):
     size_multiple: ClassVar[int] = 32
     #: the session's outputs, in the order :meth:`_decode` receives them
     outputs: ClassVar[tuple[str, ...]]
+    #: the network's own floor for candidates; the user's ``min_confidence`` applies afterwards
+    candidate_threshold: ClassVar[float] = 0.0
 
     _session: onnxruntime.InferenceSession
 
@@ -72,8 +74,8 @@ class BatchedDetector(FaceDetector):
         """Raw faces of one frame from its rows of the outputs, candidates from ``threshold``."""
 
     def _candidate_threshold(self) -> float:
-        """The lowest score decoded; the user's ``min_confidence`` applies afterwards."""
-        return self.settings.min_confidence
+        """The lowest score decoded: the network's floor, or the user's ``min_confidence`` if lower."""
+        return min(self.candidate_threshold, self.settings.min_confidence)
 
     def _detect(self, image: NDArray[np.uint8]) -> Detections:
         return self._detect_batch([image])[0]

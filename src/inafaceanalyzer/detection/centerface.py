@@ -268,9 +268,6 @@ class CenterFaceDetector(BatchedDetector):
         self._session = _session(threads, device)
         logger.debug("CenterFace runs on %s", self._session.get_providers()[0])
 
-    def _candidate_threshold(self) -> float:
-        return min(self.candidate_threshold, self.settings.min_confidence)
-
     def _decode(self, maps: Sequence[NDArray[np.float32]], threshold: float) -> Detections:
         return decode_centerface(*maps, threshold=threshold, nms_iou=self.nms_iou, stride=self.stride)
 

@@ -128,9 +128,6 @@ class LibFaceDetection(BatchedDetector):
         self._session = _session(threads, device)
         log.debug("LibFaceDetection runs on %s", self._session.get_providers()[0])
 
-    def _candidate_threshold(self) -> float:
-        return min(self.candidate_threshold, self.settings.min_confidence)
-
     def _decode(self, maps: Sequence[NDArray[np.float32]], threshold: float) -> Detections:
         return decode_libfacedetection(maps, threshold)
 
