@@ -24,8 +24,8 @@ The graph follows ``objectdetect_cnn`` of libfacedetection v3
 
 Outputs ``score_8``, ``box_8``, ``landmarks_8`` (and ``_16``, ``_32``):
 ``(N, 1|4|10, H/s, W/s)``. Decoding (``cx = (b0 + col) * s``, ``w = exp(b2) * s``,
-landmarks ``(k + col) * s``), the 0.5 floor, top-1000 and NMS at IoU 0.3
-happen in :mod:`inafaceanalyzer.detection.libfacedetection`, as in the C code.
+landmarks ``(k + col) * s``), the 0.2 floor, top-1000, NMS at IoU 0.45 and
+at most 512 faces happen in :mod:`inafaceanalyzer.detection.libfacedetection`, as in the C code.
 
 Usage (needs the ``onnx`` package, only for this script)::
 
