@@ -107,12 +107,12 @@ class FaceDetector(ABC):
     def __call__(self, image: NDArray[np.uint8], reduced: NDArray[np.uint8] | None = None) -> Detections:
         """Faces of one RGB image, filtered and shaped, in its pixel coordinates.
 
-        ``reduced`` may give the image already shrunk to :meth:`input_size`
+        ``reduced`` may give the image already shrunk to :meth:`reduced_size`
         (by the video decoder, see :attr:`~inafaceanalyzer.io.Frame.reduced`);
-        it is used when its size is the one needed and there is no padding.
+        it is used when it has that size.
         """
         height, width = image.shape[:2]
-        if reduced is not None and reduced.shape[:2] == self.input_size(height, width) and not self.settings.padding:
+        if reduced is not None and reduced.shape[:2] == self.reduced_size(height, width):
             prepared = np.ascontiguousarray(reduced)
         else:
             prepared = self._prepare(image)
@@ -125,6 +125,17 @@ class FaceDetector(ABC):
         if scale < 1.0:
             return max(1, round(h * scale)), max(1, round(w * scale))
         return h, w
+
+    def reduced_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """``(height, width)`` a decoder may shrink frames of this size to for this detector.
+
+        ``None`` when a shrunk copy is of no use: the frame is not shrunk, or
+        it is padded first (the padding must be added at full size).
+        """
+        size = self.input_size(height, width)
+        if self.settings.padding or size == (height, width):
+            return None
+        return size
 
     def _geometry(self, height: int, width: int) -> tuple[float, int, int]:
         """Scale and padding offsets used for a frame of this size."""

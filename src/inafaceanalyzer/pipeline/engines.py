@@ -85,14 +85,14 @@ class VideoAnalysis:
     def frames(self) -> Iterator[Frame]:
         """The sampled frames, decoded in a background thread.
 
-        Each frame also comes shrunk to the detector's input size
-        (:attr:`Frame.reduced`) when the detector shrinks frames (and pads
-        none), so that the decoder does it in its colour conversion pass.
+        Each frame also comes shrunk to the detector's
+        :meth:`~inafaceanalyzer.detection.FaceDetector.reduced_size`
+        (:attr:`Frame.reduced`) when it has one, so that the decoder does it in
+        its colour conversion pass.
         """
-        shrinkable = self.options.engine != "preprocessed_image" and not self.options.face_detection_padding
-        if shrinkable and self.info.width and self.info.height:
-            size = self.analyzer.detector.input_size(self.info.height, self.info.width)
-            if size != (self.info.height, self.info.width):
+        if self.info.width and self.info.height:
+            size = self.analyzer.detector.reduced_size(self.info.height, self.info.width)
+            if size is not None:
                 self.video.reduced_size = (size[1], size[0])
         return prefetch(self.video, maxsize=8, name=f"decode:{self.source}")
 
