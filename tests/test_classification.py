@@ -37,6 +37,16 @@ def _plain_blur(images, sigma):
     return sum(kernel[k] * padded[:, :, k : k + images.shape[2]] for k in range(len(kernel)))
 
 
+def _shared_faces(analyzer):
+    """Chips of the faces of two shared photos, and of a face crop classified whole."""
+    from inafaceanalyzer.pipeline.analyzer import _concatenate_chips
+
+    chips = [analyzer.chips(image, analyzer.detect(image).data["raw_xyxy"]) for image in map(load_image, (INDIA, FAMILY))]
+    crop = load_image(KNUTH224)
+    chips.append(analyzer.chips(crop, np.array([[0, 0, crop.shape[1], crop.shape[0]]], dtype=np.float64)))
+    return _concatenate_chips(chips, (MASTER_SIZE,))
+
+
 def test_network_input_is_the_views_converted_one_by_one():
     rng = np.random.default_rng(1)
     master = rng.integers(0, 256, (3, MASTER_SIZE, MASTER_SIZE, 3), dtype=np.uint8)
@@ -65,12 +75,7 @@ def test_adaptive_is_an_option_value():
 
 @pytest.mark.shared_media
 def test_adaptive_gives_none_to_confident_faces_and_full_to_the_others(analyzer, monkeypatch):
-    chips = [analyzer.chips(image, analyzer.detect(image).data["raw_xyxy"]) for image in map(load_image, (INDIA, FAMILY))]
-    crop = load_image(KNUTH224)
-    chips.append(analyzer.chips(crop, np.array([[0, 0, crop.shape[1], crop.shape[0]]], dtype=np.float64)))
-    from inafaceanalyzer.pipeline.analyzer import _concatenate_chips
-
-    faces = _concatenate_chips(chips, (MASTER_SIZE,))
+    faces = _shared_faces(analyzer)
     modes = {tta: CydralGenderAge(tta=tta, threads=2, device="cpu", batch_size=4) for tta in ("none", "full", "adaptive")}
     none, full = modes["none"].predict(faces), modes["full"].predict(faces)
     # bounds around the median face, so that both kinds of face are seen
@@ -99,12 +104,7 @@ def test_precision_is_an_option_value():
 
 @pytest.mark.shared_media
 def test_int8_networks_agree_with_the_float_ones(analyzer):
-    from inafaceanalyzer.pipeline.analyzer import _concatenate_chips
-
-    chips = [analyzer.chips(image, analyzer.detect(image).data["raw_xyxy"]) for image in map(load_image, (INDIA, FAMILY))]
-    crop = load_image(KNUTH224)
-    chips.append(analyzer.chips(crop, np.array([[0, 0, crop.shape[1], crop.shape[0]]], dtype=np.float64)))
-    faces = _concatenate_chips(chips, (MASTER_SIZE,))
+    faces = _shared_faces(analyzer)
     fp32 = CydralGenderAge(tta="full", threads=2, device="cpu").predict(faces)
     int8 = CydralGenderAge(tta="full", threads=2, device="cpu", precision="int8").predict(faces)
     assert len(faces.roll) >= 10
