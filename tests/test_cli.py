@@ -37,7 +37,7 @@ def test_console_script_is_installed_under_the_seed_name():
 
 
 def test_fps1_keeps_one_frame_per_second_of_the_2997_clip(hamilton_fps1):
-    assert hamilton_fps1.read_text().splitlines()[0].startswith(SEED_VIDEO_HEADER + ",time_s")
+    assert hamilton_fps1.read_text().splitlines()[0].startswith(SEED_VIDEO_HEADER + ",left,top,right,bottom,time_s,timecode")
     df = pd.read_csv(hamilton_fps1)
     assert len(df) > 0
     assert set(df.frame) <= {0, 30, 60, 90, 120, 150, 180, 210, 240, 270}
@@ -45,6 +45,18 @@ def test_fps1_keeps_one_frame_per_second_of_the_2997_clip(hamilton_fps1):
     period = 100 / 2997  # the clip's frame period (29.97 fps)
     assert ((df.time_s - df.time_s.round()).abs() <= period).all()
     assert ((df.time_s - df.frame * period).abs() < 1e-6).all()  # times come from the PTS
+
+
+def test_box_and_timecode_columns_repeat_bbox_and_time_s(hamilton_fps1):
+    df = pd.read_csv(hamilton_fps1)
+    assert all(df[c].dtype.kind == "i" for c in ("left", "top", "right", "bottom"))
+    boxes = df.bbox.str.strip("()").str.split(", ", expand=True).astype(int)
+    assert (boxes.to_numpy() == df[["left", "top", "right", "bottom"]].to_numpy()).all()
+    # frame 30 of a 29.97 fps clip is shown at 30 * 1001/30000 = 1.001 s exactly
+    assert set(df.loc[df.frame == 30, "timecode"]) <= {"00:00:01.001"}
+    millis = df.timecode.str.slice(0, 2).astype(int) * 3_600_000 + df.timecode.str.slice(3, 5).astype(int) * 60_000
+    millis += (df.timecode.str.slice(6).astype(float) * 1000).round().astype(int)
+    assert ((df.time_s * 1000 - millis) >= -1e-6).all() and ((df.time_s * 1000 - millis) < 1).all()
 
 
 def test_video_rows_match_the_api(hamilton_fps1, analyzer):

@@ -78,6 +78,8 @@ def test_cli_writes_parquet_with_the_csv_rows(tmp_path):
     assert len(parquet) == len(csv) > 0
     assert parquet.frame.tolist() == csv.frame.tolist()
     assert parquet.bbox.tolist() == csv.bbox.tolist()
+    assert all(str(parquet[c].dtype) == "int64" for c in ("left", "top", "right", "bottom"))
+    assert parquet.timecode.tolist() == csv.timecode.tolist()
     assert (parquet.sex_decfunc - csv.sex_decfunc).abs().max() < 1e-12
 
 
@@ -90,3 +92,17 @@ def test_cli_image_engine_writes_parquet(tmp_path):
     assert pd.api.types.is_string_dtype(df.frame) and set(df.frame) == {str(INDIA), str(KNUTH)}
     proc = run(ANALYZER, "--engine", "image", "--output_format", "parquet", "-i", KNUTH, "-o", tmp_path / "x.csv")
     assert proc.returncode == 2 and "PARQUET" in proc.stderr
+
+
+def test_timecodes_are_truncated_exact_times():
+    from fractions import Fraction
+
+    from inafaceanalyzer.pipeline.results import format_timecode
+
+    ntsc = Fraction(1001, 30000)
+    assert format_timecode(float(15 * ntsc)) == "00:00:00.500"  # 0.5005 s: never a time after the frame's
+    assert format_timecode(float(30 * ntsc)) == "00:00:01.001"
+    assert format_timecode(sum([0.1] * 10)) == "00:00:01.000"  # 0.9999999999999999: a float a hair under 1 s
+    assert format_timecode(float(107_892 * ntsc)) == "00:59:59.996"  # the last NTSC frame before the hour
+    assert format_timecode(float(107_893 * ntsc)) == "01:00:00.029"
+    assert format_timecode(0.0) == "00:00:00.000"

@@ -327,7 +327,7 @@ def test_files_frame_table_and_table_of_tracks(tmp_path, analyzer):
     destination = tmp_path / (RETALKING.stem + ".csv")
     rows = analyze_video_to_files(str(RETALKING), destination, options, analyzer)
     lines = destination.read_text().splitlines()
-    assert lines[0].startswith(ISSUE_HEADER + ",time_s")
+    assert lines[0].startswith(ISSUE_HEADER + ",left,top,right,bottom,time_s,timecode")
     assert rows == len(lines) - 1 > 0
     second = lines[1].split('"')  # 0,"(l, t, r, b)",0,conf,,...
     assert second[0] == "0," and second[2].startswith(",0,0.9") and second[2].split(",")[3] == ""

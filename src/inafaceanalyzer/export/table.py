@@ -78,8 +78,8 @@ class CsvTableWriter:
 # Arrow types of the known columns; other columns take the type of their first value.
 _FLOAT = ("detect_conf", "sex_decfunc", "age_decfunc", "age_label", "time_s", "face_size", "sex_prob_male",
           "age_std", "track_conf", "start_s", "end_s", "duration_s", "median_face_size")
-_STRING = ("bbox", "sex_label", "sex_label_avg", "filename")
-_INT = ("face_id", "first_frame", "last_frame", "n_frames", "n_detections")
+_STRING = ("bbox", "sex_label", "sex_label_avg", "filename", "timecode")
+_INT = ("face_id", "first_frame", "last_frame", "n_frames", "n_detections", "left", "top", "right", "bottom")
 
 
 def _arrow_type(column: str, values: list[Any]) -> Any:

@@ -18,21 +18,25 @@ import pandas as pd
 
 from ..detections import Detections
 
-__all__ = ["FrameResult", "COLUMNS", "result_rows", "results_dataframe", "format_bbox"]
+__all__ = ["FrameResult", "COLUMNS", "BOX_COLUMNS", "result_rows", "results_dataframe", "format_bbox",
+           "format_timecode"]
 
 _SEED = ("frame", "bbox", "detect_conf", "sex_decfunc", "age_decfunc", "sex_label", "age_label")
+#: The box as four integer columns (the same rounding as the seed's ``bbox`` string).
+BOX_COLUMNS: tuple[str, ...] = ("left", "top", "right", "bottom")
+_TIME = ("time_s", "timecode")
 _EXTRA = ("face_size", "sex_prob_male", "age_std", "reliable")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "image": _SEED + _EXTRA,
-    "video": _SEED + ("time_s",) + _EXTRA,
-    "videokeyframes": _SEED + ("time_s",) + _EXTRA,
+    "image": _SEED + BOX_COLUMNS + _EXTRA,
+    "video": _SEED + BOX_COLUMNS + _TIME + _EXTRA,
+    "videokeyframes": _SEED + BOX_COLUMNS + _TIME + _EXTRA,
     # the seed's tracking columns (see inafaceanalyzer.tracking), then extras; avg_weight:
     # weight of the row in its track's *_avg values
     "videotracking": (
         "frame", "bbox", "face_id", "detect_conf", "track_conf", "sex_decfunc", "age_decfunc",
         "sex_label", "age_label", "sex_decfunc_avg", "age_decfunc_avg", "sex_label_avg", "age_label_avg",
-        "time_s", *_EXTRA, "avg_weight",
+        *BOX_COLUMNS, *_TIME, *_EXTRA, "avg_weight",
     ),
     "preprocessed_image": (
         "filename", "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
@@ -40,7 +44,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """The header of each engine's table. Seed columns first, then extras:
 
+- ``left``, ``top``, ``right``, ``bottom``: the box of ``bbox`` as integers (pixels).
 - ``time_s``: presentation time of the frame in seconds from the first frame.
+- ``timecode``: the same time as ``HH:MM:SS.mmm`` (truncated to the millisecond,
+  so that it never names a time after the frame's).
 - ``face_size``: longer side of the detector's raw box, in pixels.
 - ``sex_prob_male``: probability that the face is a man's.
 - ``age_std``: standard deviation of the predicted age distribution (years).
@@ -65,9 +72,25 @@ class FrameResult:
     faces: Detections
 
 
+def _pixel(value: float) -> int:
+    return int(math.floor(value + 0.5))
+
+
 def format_bbox(box: Iterable[float]) -> str:
     """A box as the seed wrote it: ``"(left, top, right, bottom)"`` in whole pixels."""
-    return "(" + ", ".join(str(int(math.floor(v + 0.5))) for v in box) + ")"
+    return "(" + ", ".join(str(_pixel(v)) for v in box) + ")"
+
+
+def format_timecode(seconds: float) -> str:
+    """``HH:MM:SS.mmm`` of a time in seconds, truncated to the millisecond.
+
+    The time is the float of an exact presentation time; a float a hair
+    below a whole millisecond (``0.999999...``) counts as that millisecond.
+    """
+    milliseconds = int(math.floor(seconds * 1000 + 1e-6))
+    hours, rest = divmod(milliseconds, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
 
 
 def result_rows(result: FrameResult, engine: str) -> Iterator[dict[str, Any]]:
@@ -83,11 +106,15 @@ def result_rows(result: FrameResult, engine: str) -> Iterator[dict[str, Any]]:
                 row[column] = result.frame
             elif column == "bbox":
                 row[column] = format_bbox(faces.xyxy[i])
+            elif column in BOX_COLUMNS:
+                row[column] = _pixel(faces.xyxy[i][BOX_COLUMNS.index(column)])
             elif column == "detect_conf":
                 conf = faces.confidence[i]
                 row[column] = None if np.isnan(conf) else float(conf)
             elif column == "time_s":
                 row[column] = result.time_s
+            elif column == "timecode":
+                row[column] = None if result.time_s is None else format_timecode(result.time_s)
             elif column == "face_size":
                 row[column] = float(sizes[i])
             elif column == "reliable" and column not in faces.data:
