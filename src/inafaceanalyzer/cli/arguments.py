@@ -43,6 +43,35 @@ media with limited gender, racial and age biases."""
 
 _DEFAULTS = {f.name: f.default for f in fields(AnalysisOptions)}
 
+_ENGINE_HELP = {
+    "image": "a list of images, one CSV for all",
+    "video": "one CSV per video, every frame or --fps frames",
+    "videotracking": "video with face tracking (--detect_period)",
+    "videokeyframes": "keyframes only (fastest)",
+    "preprocessed_image": "images that are already face crops",
+}
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows each flag's default once, and only where it means something.
+
+    ``(default: X)`` is added to a flag that takes a value and has a default,
+    unless its help already says its default; on/off switches
+    (``--no_gender_calibration``) and flags without a default show none: the
+    default of ``--no_squarify_bbox`` is that the switch is off, not "True".
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default in (None, argparse.SUPPRESS)
+            or action.nargs == 0  # store_true / store_false / version / help
+            or not action.option_strings
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
 
 def new_parser(description: str, prog: str | None = None) -> argparse.ArgumentParser:
     """A parser with the toolbox's formatting and epilog."""
@@ -50,20 +79,22 @@ def new_parser(description: str, prog: str | None = None) -> argparse.ArgumentPa
         prog=prog,
         description=description,
         epilog=EPILOG,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
 
 
-def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the flags of every :class:`AnalysisOptions` field to ``parser``."""
+def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[str] = ENGINES) -> None:
+    """Add the flags of every :class:`AnalysisOptions` field to ``parser``.
+
+    ``engines`` are the ``--engine`` choices the command accepts (the live
+    demo runs the video engine only).
+    """
     general = parser.add_argument_group("analysis")
     general.add_argument(
         "--engine",
-        choices=ENGINES,
+        choices=engines,
         default=_DEFAULTS["engine"],
-        help="image: a list of images, one CSV for all. video: one CSV per video, every frame or "
-        "--fps frames. videotracking: video with face tracking (--detect_period). videokeyframes: "
-        "keyframes only (fastest). preprocessed_image: images that are already face crops.",
+        help=" ".join(f"{engine}: {_ENGINE_HELP[engine]}." for engine in engines),
     )
     general.add_argument("--classifier", choices=CLASSIFIERS, default=_DEFAULTS["classifier"],
                          help="gender and age classifier")

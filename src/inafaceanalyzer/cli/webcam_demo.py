@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="append one row per face to this CSV while running, flushed every second")
     outputs.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                          help="stop after this many seconds (default: run until Ctrl-C)")
-    add_analysis_arguments(parser)
+    add_analysis_arguments(parser, engines=("video",))
     add_logging_arguments(parser)
     return parser
 
@@ -137,9 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args)
-    options = options_from_args(parser, args)
-    if options.engine != "video":
-        parser.error(f"--engine {options.engine}: live analysis runs the video engine")
+    options = options_from_args(parser, args)  # --engine accepts video only
     live = _live_options(parser, args)
 
     from ..live.session import LiveSession
