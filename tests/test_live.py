@@ -469,7 +469,7 @@ def test_command_usage_errors_and_missing_source(clip: Path, capsys: pytest.Capt
     from inafaceanalyzer.cli import webcam_demo
 
     for args, message in (
-        (["--engine", "image"], "live analysis runs the video engine"),
+        (["--engine", "image"], "invalid choice: 'image' (choose from 'video')"),
         (["--input_option", "novalue"], "NAME=VALUE"),
         (["--stall_timeout", "0"], "stall_timeout"),
     ):
