@@ -1,4 +1,12 @@
-"""Shared test fixtures: where the real media lives, and one set of models per session."""
+"""Shared test fixtures: where the real media lives, and one set of models per session.
+
+Media the repository may carry (``media/``: public-domain and CC BY files)
+serve the default suite. Tests that need the other real media of
+``../shared`` (or ``$INAFACE_SHARED``) carry the ``shared_media`` marker: they
+form the extended suite, which fails loudly in CI when the media are
+missing, and elsewhere is skipped with a line that says so at the end of the
+run. Nothing else may look for ``shared/`` on its own.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +21,11 @@ SHARED_IMAGES = SHARED / "media" / "images"
 SHARED_VIDEOS = SHARED / "media" / "videos"
 BUNDLED = REPO / "media"
 
-HAMILTON = SHARED_VIDEOS / "face_recognition__short_hamilton_clip.mp4"
-INDIA = SHARED_IMAGES / "800px-India_(236650352).jpg"
+SHARED_EVAL = SHARED / "eval"
+
+# the same bytes as shared/media's face_recognition__short_hamilton_clip.mp4 and 800px-India_(236650352).jpg
+HAMILTON = BUNDLED / "hamilton_clip.mp4"
+INDIA = BUNDLED / "india.jpg"
 FAMILY = SHARED_IMAGES / "1328360239_e56cc26d26_o.jpg"
 KNUTH = SHARED_IMAGES / "dknuth.jpg"
 KNUTH224 = SHARED_IMAGES / "knuth224.jpg"
@@ -22,16 +33,34 @@ DIALLO = SHARED_IMAGES / "Europa21_-_2.jpg"
 DIALLO224 = SHARED_IMAGES / "diallo224.jpg"
 
 
+def shared_available() -> bool:
+    """Whether the real media and labelled sets of ``shared/`` are there."""
+    return SHARED_IMAGES.is_dir() and SHARED_VIDEOS.is_dir() and SHARED_EVAL.is_dir()
+
+
+_NOT_RUN: list[str] = []
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests that need the shared media fail loudly in CI and skip elsewhere when it is absent."""
-    if SHARED_IMAGES.is_dir():
+    if shared_available():
         return
     if os.environ.get("CI"):
         raise pytest.UsageError(f"shared media not found at {SHARED}: set INAFACE_SHARED")
-    skip = pytest.mark.skip(reason=f"shared media not found at {SHARED}")
+    skip = pytest.mark.skip(reason=f"extended suite: shared media not found at {SHARED}")
     for item in items:
         if "shared_media" in item.keywords:
             item.add_marker(skip)
+            _NOT_RUN.append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say plainly when the extended suite was not run."""
+    if _NOT_RUN:
+        terminalreporter.write_sep(
+            "!", f"EXTENDED SUITE NOT RUN: {len(_NOT_RUN)} tests need the media of {SHARED} "
+            "(set INAFACE_SHARED to their folder); only the default suite ran", red=True,
+        )
 
 
 @pytest.fixture(scope="session")

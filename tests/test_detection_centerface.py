@@ -2,7 +2,7 @@
 
 The photos are the shared test media (see ``shared/media/README.md`` for
 their sources, licences and the ground truth judged by eye); they are not
-part of the repository, so the module is skipped without them.
+part of the repository: the module is part of the extended suite.
 """
 
 from __future__ import annotations
@@ -29,11 +29,9 @@ from inafaceanalyzer.models import (
     verify_file,
 )
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-IMAGES = MEDIA / "images"
+from .conftest import SHARED_IMAGES as IMAGES
 
-if not IMAGES.is_dir():
-    pytest.skip(f"shared test media not found at {IMAGES}", allow_module_level=True)
+pytestmark = pytest.mark.shared_media
 
 INDIA = "800px-India_(236650352).jpg"
 FAMILY = "1328360239_e56cc26d26_o.jpg"

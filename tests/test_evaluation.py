@@ -26,13 +26,13 @@ from inafaceanalyzer.evaluation import (
     load_labelled_set,
 )
 
-from .conftest import SHARED
+from .conftest import SHARED, SHARED_EVAL
 
-EVAL = SHARED / "eval"
+EVAL = SHARED_EVAL
 FAIRFACE = EVAL / "fairface540"
 UTKFACE = EVAL / "utkface64"
 
-needs_eval = pytest.mark.skipif(not (FAIRFACE / "labels.csv").is_file(), reason=f"labelled sets not found in {EVAL}")
+needs_eval = pytest.mark.shared_media
 
 CENTRES = {"0-2": 1.5, "3-9": 6.5, "10-19": 15, "20-29": 25, "30-39": 35, "40-49": 45, "50-59": 55, "60-69": 65, "70+": 75}
 
@@ -254,7 +254,7 @@ def test_cli_rejects_a_missing_set(tmp_path):
 TALKING_HEAD = SHARED / "media" / "videos" / "SadTalker__WDA_KatieHill_000.mp4"
 
 
-@pytest.mark.skipif(not TALKING_HEAD.is_file(), reason="shared talking-head clip not found")
+@pytest.mark.shared_media
 def test_tracks_mode_judges_each_row_per_frame_and_per_track(tmp_path, models):
     from inafaceanalyzer.evaluation.videos import evaluate_tracks
 

@@ -28,12 +28,9 @@ from inafaceanalyzer.io import is_url, load_image
 from inafaceanalyzer.io.image import to_rgb_array
 from inafaceanalyzer.io.remote import fetch_bytes
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-KNUTH = MEDIA / "images" / "dknuth.jpg"
+from .conftest import KNUTH
 
-needs_media = pytest.mark.skipif(
-    not KNUTH.is_file(), reason=f"shared test media not found in {MEDIA} (see its README.md)"
-)
+needs_media = pytest.mark.shared_media
 
 
 def check_rgb(arr: np.ndarray, height: int, width: int) -> None:

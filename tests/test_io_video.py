@@ -29,15 +29,10 @@ from inafaceanalyzer.errors import MediaError, OptionsError
 from inafaceanalyzer.io import Frame, VideoSource
 from inafaceanalyzer.io.video import NearestTimeSampler, rotate_clockwise
 
+from .conftest import HAMILTON, SHARED_VIDEOS
 from .http_helpers import serve_directory
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-VIDEOS = MEDIA / "videos"
-HAMILTON = VIDEOS / "face_recognition__short_hamilton_clip.mp4"
-
-needs_media = pytest.mark.skipif(
-    not HAMILTON.is_file(), reason=f"shared test media not found in {VIDEOS} (see its README.md)"
-)
+VIDEOS = SHARED_VIDEOS
 
 W, H = 64, 48
 
@@ -276,7 +271,6 @@ def test_early_stop_and_close(clip25: Path) -> None:
 # -- shared real clips -----------------------------------------------------------------
 
 
-@needs_media
 def test_hamilton_one_fps() -> None:
     video = VideoSource(HAMILTON, fps=1)
     info = video.info
@@ -291,7 +285,6 @@ def test_hamilton_one_fps() -> None:
     assert frames[0].time == 0  # first pts is 10214, not 0
 
 
-@needs_media
 def test_hamilton_sampling_matches_brute_force() -> None:
     times = [f.time for f in VideoSource(HAMILTON, fps=1000)]
     assert len(times) == 275 and times[0] == 0
@@ -302,7 +295,6 @@ def test_hamilton_sampling_matches_brute_force() -> None:
         assert kept in (expected, sorted(set(expected) | {274})), fps
 
 
-@needs_media
 def test_hamilton_keyframes_only() -> None:
     all_times = {f.index: f.time for f in VideoSource(HAMILTON, fps=1000)}
     keys = list(VideoSource(HAMILTON, keyframes_only=True))
@@ -414,7 +406,6 @@ def test_audio_only_has_no_video_stream(tmp_path: Path) -> None:
     assert reason_of(path) == "no video stream"
 
 
-@needs_media
 def test_truncated_before_moov(tmp_path: Path) -> None:
     """The shared clips have their moov atom at the end: cut, they cannot be opened."""
     assert HAMILTON.read_bytes()[:200_000].find(b"moov") == -1
@@ -423,7 +414,6 @@ def test_truncated_before_moov(tmp_path: Path) -> None:
     assert "moov" in reason
 
 
-@needs_media
 def test_truncated_faststart_h264(tmp_path: Path) -> None:
     fast = remux_faststart(HAMILTON, tmp_path / "fast.mp4")
     head = fast.read_bytes()[:4096]
@@ -627,7 +617,7 @@ def test_sparse_decoding_is_exact(sparse_clip: object, name: str, fps: float, ca
     assert [read_pattern(f.image[:H, :W]) for f in got] == [f.index for f in got]  # the right source frames
 
 
-@needs_media
+@pytest.mark.shared_media
 @pytest.mark.parametrize("fps", SPARSE_FPS)
 @pytest.mark.parametrize("clip", sorted(VIDEOS.glob("*.mp4")), ids=lambda p: p.stem)
 def test_sparse_decoding_is_exact_on_real_clips(clip: Path, fps: float, caplog: pytest.LogCaptureFixture) -> None:
@@ -809,7 +799,6 @@ def test_sparse_truncated_file_same_frames_and_error(sparse_clip: object, tmp_pa
     assert_same_frames(list(VideoSource(cut, fps=3, strict=False)), expected)
 
 
-@needs_media
 def test_sparse_truncated_faststart_h264(tmp_path: Path) -> None:
     cut = truncate(remux_faststart(HAMILTON, tmp_path / "fast.mp4"), tmp_path / "cut.mp4")
     outcomes = []
