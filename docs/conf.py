@@ -13,9 +13,9 @@ the site cannot drift from the code and the README:
   headings (``_ext/readme_sections.py``), that the pages include;
 - ``docs/_generated/columns.md``: the columns of every table, in order, from
   the package's own constants;
-- ``docs/tutorials/``: a copy of the notebooks of ``tutorials/``, rendered
-  without being executed (the test suite executes them:
-  ``tests/test_notebooks.py``).
+- ``docs/tutorials/``: the notebooks of ``tutorials/``, executed at each
+  build (an error in a cell fails the build), so that the site shows their
+  tables and figures.
 
 The command-line reference is rendered from each command's own parser
 (``_ext/cli_reference.py``), and the API reference from the docstrings.
@@ -24,7 +24,6 @@ The command-line reference is rendered from each command's own parser
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -35,8 +34,20 @@ REPO = DOCS.parent
 sys.path.insert(0, str(DOCS / "_ext"))
 
 
-def _copy_tutorials() -> None:
-    """Mirror ``tutorials/*.ipynb`` into ``docs/tutorials/``, rewriting only what changed."""
+def _execute_tutorials() -> None:
+    """Execute ``tutorials/*.ipynb`` and store the executed copies in ``docs/tutorials/``.
+
+    Each notebook runs from its own folder, as a reader would run it, in a
+    kernel of this interpreter; its files go to a temporary folder. Any error
+    in any cell fails the build with the cell and its traceback, so the site
+    always shows outputs of the code it documents.
+    """
+    import os
+    import tempfile
+
+    import nbformat
+    from nbclient import NotebookClient
+
     target = DOCS / "tutorials"
     target.mkdir(exist_ok=True)
     sources = sorted((REPO / "tutorials").glob("*.ipynb"))
@@ -44,10 +55,22 @@ def _copy_tutorials() -> None:
     for stale in target.glob("*.ipynb"):
         if stale.name not in names:
             stale.unlink()
-    for source in sources:
-        copy = target / source.name
-        if not copy.exists() or copy.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, copy)
+    saved_tmpdir = os.environ.get("TMPDIR")
+    with tempfile.TemporaryDirectory(prefix="inafaceanalyzer-docs-") as scratch:
+        os.environ["TMPDIR"] = scratch  # the kernel's tempfile folder
+        try:
+            for source in sources:
+                notebook = nbformat.read(source, as_version=4)
+                NotebookClient(
+                    notebook, timeout=300, startup_timeout=120, kernel_name="python3",
+                    resources={"metadata": {"path": str(source.parent)}},
+                ).execute()
+                nbformat.write(notebook, target / source.name)
+        finally:
+            if saved_tmpdir is None:
+                os.environ.pop("TMPDIR", None)
+            else:
+                os.environ["TMPDIR"] = saved_tmpdir
 
 
 def _write_generated() -> None:
@@ -80,7 +103,7 @@ def _write_generated() -> None:
     write_columns(generated / "columns.md")
 
 
-_copy_tutorials()
+_execute_tutorials()
 _write_generated()
 
 # -- project ------------------------------------------------------------------
@@ -113,7 +136,7 @@ highlight_language = "text"  # usage lines and unmarked blocks are not Python
 
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
-nb_execution_mode = "off"  # the tests execute the notebooks; the site shows their code and text
+nb_execution_mode = "off"  # executed above, from their own folder; the site shows the stored outputs
 nb_merge_streams = True
 
 # -- autodoc --------------------------------------------------------------------
@@ -136,7 +159,8 @@ napoleon_attr_annotations = True
 
 html_theme = "furo"
 html_title = f"inafaceanalyzer {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["wrap.css"]  # long code lines wrap instead of being clipped
 html_show_sourcelink = True
 
 

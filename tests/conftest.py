@@ -11,6 +11,8 @@ run. Nothing else may look for ``shared/`` on its own.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,26 @@ def analyzer():
     from inafaceanalyzer import AnalysisOptions, FaceAnalyzer
 
     return FaceAnalyzer(AnalysisOptions())
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The documentation site, built once per session with the documented command's flags (warnings are errors).
+
+    The build executes the tutorial notebooks (``docs/conf.py``); Sphinx and
+    autodoc import every module and configure logging, so it runs in a subprocess.
+    """
+    out = tmp_path_factory.mktemp("docs") / "html"
+    completed = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q", str(REPO / "docs"), str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if completed.returncode != 0:
+        pytest.fail(
+            f"the documentation build failed (exit {completed.returncode}):\n{completed.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return out

@@ -23,7 +23,6 @@ import importlib
 import importlib.util
 import pkgutil
 import re
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -45,25 +44,6 @@ def _commands() -> dict[str, list[str]]:
     for name, target in _scripts().items():
         commands.setdefault(target, []).append(name)
     return commands
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site, built with the documented command's flags (warnings are errors)."""
-    out = tmp_path_factory.mktemp("docs") / "html"
-    completed = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-q", str(DOCS), str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if completed.returncode != 0:
-        pytest.fail(
-            f"the documentation build failed (exit {completed.returncode}):\n{completed.stderr[-6000:]}",
-            pytrace=False,
-        )
-    return out
 
 
 def _text(fragment: str) -> str:
