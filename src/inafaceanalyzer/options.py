@@ -7,8 +7,11 @@ distributed jobs take the same object, so defaults live here and only here.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
+
+import numpy as np
 
 from .errors import OptionsError
 
@@ -38,6 +41,55 @@ DEFAULT_DETECTION_CONFIDENCE: dict[str, float] = {
     "LibFaceDetection": 0.75,
     "CenterFace": 0.5,
 }
+
+
+#: The type of each field: ``int`` (an integer, not a bool), ``float`` (a
+#: finite real number, not a bool), ``bool`` or ``str``; ``?`` also allows ``None``.
+_KINDS: dict[str, str] = {
+    "engine": "str",
+    "face_detector": "str",
+    "face_detection_confidence": "float?",
+    "min_face_size_px": "int",
+    "min_face_size_percent": "float",
+    "face_detection_padding": "float",
+    "bbox_scaling": "float",
+    "squarify_bbox": "bool",
+    "classifier": "str",
+    "batch_size": "int",
+    "fps": "float?",
+    "detect_period": "int",
+    "threads": "int?",
+    "device": "str",
+    "tta": "str",
+    "precision": "str",
+    "min_reliable_face_px": "float",
+    "calibrate_gender": "bool",
+}
+
+_KIND_WORDS = {"int": "an integer", "float": "a finite number", "bool": "True or False", "str": "a string"}
+
+
+def _check_kind(name: str, value: Any, kind: str) -> Any:
+    """``value`` as a plain Python value of ``kind`` (see :data:`_KINDS`), or :class:`OptionsError` naming ``name``."""
+    optional = kind.endswith("?")
+    kind = kind.rstrip("?")
+    if value is None and optional:
+        return value
+    if kind == "bool":
+        ok = isinstance(value, (bool, np.bool_))
+    elif kind == "str":
+        ok = isinstance(value, str)
+    elif isinstance(value, (bool, np.bool_)):
+        ok = False
+    elif kind == "int":
+        ok = isinstance(value, numbers.Integral)
+    else:
+        ok = isinstance(value, numbers.Real) and math.isfinite(value)
+    if not ok:
+        words = _KIND_WORDS[kind] + (" or None" if optional else "")
+        raise OptionsError(f"{name} must be {words}, not {value!r} ({type(value).__name__})")
+    plain = {"bool": bool, "str": str, "int": int, "float": float}[kind]
+    return value if type(value) in (plain, int) else plain(value)
 
 
 @dataclass(frozen=True)
@@ -106,6 +158,10 @@ class AnalysisOptions:
     calibrate_gender: bool = True
 
     def __post_init__(self) -> None:
+        for name, kind in _KINDS.items():
+            value = _check_kind(name, getattr(self, name), kind)
+            if value is not getattr(self, name):  # numpy scalars become Python numbers (JSON, job lists)
+                object.__setattr__(self, name, value)
         if self.engine not in ENGINES:
             raise OptionsError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.face_detector not in FACE_DETECTORS:
