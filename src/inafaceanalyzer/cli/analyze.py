@@ -85,9 +85,10 @@ def _interruptible() -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Interrupted` where the program is, so that its cleanups run.
 
     The first signal is raised; later ones are ignored while the program
-    cleans up. The previous handlers come back on leaving.
+    cleans up. The previous handlers come back on leaving. A signal ignored
+    when the program started (SIGINT of a background job) stays ignored.
     """
-    signals = (signal.SIGINT, signal.SIGTERM)
+    signals = tuple(each for each in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(each) is not signal.SIG_IGN)
 
     def handler(number: int, frame: object) -> None:
         for each in signals:

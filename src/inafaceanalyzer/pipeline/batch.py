@@ -333,8 +333,6 @@ def _run_videos(
             log.debug("%s: unexpected failure", source, exc_info=True)
             report.fail(source, f"{type(error).__name__}: {error}")
             continue
-        finally:
-            report.in_progress = None
         report.faces += rows
         report.outputs.append(destination)
         if exports.html_report:
@@ -342,6 +340,7 @@ def _run_videos(
                 summaries.append(_summary(source, destination, options, outputs.report))
             except (MediaError, OSError, ValueError) as error:
                 log.warning("%s: left out of the batch report: %s", source, error)
+    report.in_progress = None  # left set when an interrupt ends the loop: that input left nothing
     if exports.html_report and len(inputs) > 1 and summaries:
         from ..report import write_batch_report
 
@@ -390,17 +389,19 @@ def _run_images(
                 writer.write_rows(result_rows(result, options.engine))
                 bar.update(1)
     except OutputError as error:
+        report.in_progress = None
         report.fail(str(destination), str(error))
         return
     except OSError as error:
+        report.in_progress = None
         report.fail(str(destination), f"cannot write: {error.strerror or error}")
         return
     except Exception as error:  # a bug no check foresaw: the table is not written, the error is named
+        report.in_progress = None
         log.debug("%s: unexpected failure", destination, exc_info=True)
         report.fail(str(destination), f"{type(error).__name__}: {error}")
         return
-    finally:
-        report.in_progress = None
+    report.in_progress = None
     report.faces += writer.rows_written
     report.outputs.append(destination)
     report.written.append(destination)
