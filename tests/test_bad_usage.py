@@ -80,9 +80,9 @@ def test_an_existing_directory_named_like_a_table_is_a_video_output(tmp_path, ca
 def test_an_output_directory_through_a_file_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "a_file").write_text("x")
     err = _usage_error(capsys, "-i", HAMILTON, "-o", tmp_path / "a_file" / "out")
-    assert f"cannot create the directory {tmp_path / 'a_file' / 'out'}: Not a directory" in err
+    assert f"cannot create the directory {tmp_path / 'a_file' / 'out'}: {tmp_path / 'a_file'} is a file" in err
     err = _usage_error(capsys, "--engine", "image", "-i", KNUTH, "-o", tmp_path / "a_file" / "out" / "r.csv")
-    assert f"cannot create the directory {tmp_path / 'a_file' / 'out'}: Not a directory" in err
+    assert f"cannot create the directory {tmp_path / 'a_file' / 'out'}: {tmp_path / 'a_file'} is a file" in err
 
 
 def test_an_output_on_a_read_only_file_system_is_a_usage_error(tmp_path, capsys):

@@ -75,7 +75,9 @@ def _check_output(parser: argparse.ArgumentParser, options: AnalysisOptions, out
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        parser.error(f"-o {output}: cannot create the directory {directory}: {error.strerror or error}")
+        from ..export.atomic import directory_error
+
+        parser.error(f"-o {output}: cannot create the directory {directory}: {directory_error(directory, error)}")
     if not os.access(directory, os.W_OK):
         parser.error(f"-o {output}: the directory {directory} is not writable")
 

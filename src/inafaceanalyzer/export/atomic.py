@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import OutputError
 
-__all__ = ["OutputSet", "atomic_path", "is_temporary_of", "remove_stale_temporaries", "temporary_path"]
+__all__ = ["OutputSet", "atomic_path", "directory_error", "is_temporary_of", "remove_stale_temporaries", "temporary_path"]
 
 #: The output set that :func:`atomic_path` files its temporaries with, if any.
 _current: contextvars.ContextVar[OutputSet | None] = contextvars.ContextVar("output_set", default=None)
@@ -46,24 +46,44 @@ def remove_stale_temporaries(destinations: Iterable[str | os.PathLike[str] | Non
     """Delete the temporary files that an interrupted run left for these outputs; returns them.
 
     Only files named as a temporary of one of ``destinations`` are removed
-    (``.<name>.<8 hex>.partial``), never any other file.
+    (``.<name>.<8 hex>.partial``), never any other file. Each directory is
+    listed once.
     """
-    removed = []
+    names: dict[Path, set[str]] = {}
     for destination in destinations:
-        if destination is None:
+        if destination is not None:
+            destination = Path(destination)
+            names.setdefault(destination.parent, set()).add(destination.name)
+    removed = []
+    for directory, wanted in names.items():
+        try:
+            entries = [entry.name for entry in os.scandir(directory)
+                       if entry.name.endswith(".partial") and entry.name.startswith(".")]
+        except OSError:  # no directory yet: nothing to remove
             continue
-        destination = Path(destination)
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(destination.parent):
-                if is_temporary_of(destination.parent / entry.name, destination) and entry.is_file():
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
-                        removed.append(destination.parent / entry.name)
+        for name in entries:
+            owner = name[1:-len(".partial") - 9]  # ".<name>.<8 hex>.partial" -> "<name>"
+            path = directory / name
+            if owner in wanted and is_temporary_of(path, directory / owner) and path.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
     return removed
 
 
 def _reason(error: OSError) -> str:
     return error.strerror or str(error)
+
+
+def directory_error(directory: Path, error: OSError) -> str:
+    """Why ``directory`` could not be created, in words: names the file in its way if there is one."""
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        for ancestor in (directory, *directory.parents):
+            if ancestor.exists():
+                if not ancestor.is_dir():
+                    return f"{ancestor} is a file, not a directory"
+                break
+    return _reason(error)
 
 
 class OutputSet:
@@ -162,7 +182,8 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(destination, f"cannot create its directory: {_reason(error)}", error.errno) from error
+        raise OutputError(destination, f"cannot create its directory: {directory_error(destination.parent, error)}",
+                          error.errno) from error
     temporary = temporary_path(destination)
     outputs = _current.get()
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import MediaError, OptionsError, OutputError
-from ..export.atomic import OutputSet, remove_stale_temporaries
+from ..export.atomic import OutputSet, directory_error, remove_stale_temporaries
 from ..export.options import BATCH_REPORT_NAME, ExportOptions
 from ..export.table import open_table_writer
 from ..io import is_url
@@ -195,7 +195,8 @@ def _make_directory(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise OutputError(directory, f"cannot create this directory: {error.strerror or error}", error.errno) from error
+        raise OutputError(directory, f"cannot create this directory: {directory_error(directory, error)}",
+                          error.errno) from error
 
 
 def analyze_video_to_files(
