@@ -17,6 +17,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InaFaceAnalyzerError, Interrupted, OptionsError
 from ..options import AnalysisOptions
@@ -30,6 +31,9 @@ from .arguments import (
     print_failures,
     setup_logging,
 )
+
+if TYPE_CHECKING:
+    from ..pipeline.batch import BatchReport
 
 __all__ = ["build_parser", "main"]
 
@@ -105,7 +109,7 @@ def _interruptible() -> Iterator[None]:
             signal.signal(each, old)
 
 
-def _print_interrupted(report, number: int) -> None:
+def _print_interrupted(report: BatchReport, number: int) -> None:
     """Say on stderr that the run was interrupted, what it finished and what it left."""
     print(f"interrupted by {signal.Signals(number).name}", file=sys.stderr)
     if report.written:
@@ -120,19 +124,6 @@ def _print_interrupted(report, number: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status."""
-    from ..pipeline.batch import BatchReport
-
-    report = BatchReport()
-    try:
-        with _interruptible():
-            return _run(argv, report)
-    except (Interrupted, KeyboardInterrupt) as interrupt:
-        number = interrupt.signal if isinstance(interrupt, Interrupted) else signal.SIGINT
-        _print_interrupted(report, number)
-        return 128 + number
-
-
-def _run(argv: Sequence[str] | None, report) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args)
@@ -142,13 +133,19 @@ def _run(argv: Sequence[str] | None, report) -> int:
     if exports.any_video_export and not options.is_video:
         parser.error("--ass_subtitle_export, --mp4_export and --html_report need a video engine")
 
-    from ..pipeline.batch import run_batch
+    from ..pipeline.batch import BatchReport, run_batch
 
+    report = BatchReport()
     try:
-        run_batch(
-            args.input, args.output, options, progress=not (args.no_progress or args.quiet), exports=exports,
-            report=report,
-        )
+        with _interruptible():
+            run_batch(
+                args.input, args.output, options, progress=not (args.no_progress or args.quiet), exports=exports,
+                report=report,
+            )
+    except (Interrupted, KeyboardInterrupt) as interrupt:
+        number = interrupt.signal if isinstance(interrupt, Interrupted) else signal.SIGINT
+        _print_interrupted(report, number)
+        return 128 + number
     except OptionsError as error:
         parser.error(str(error))
     except InaFaceAnalyzerError as error:
