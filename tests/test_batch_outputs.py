@@ -161,3 +161,17 @@ def test_a_rerun_after_sigterm_removes_stale_temporaries_and_gives_the_same_outp
         assert (out / name).read_bytes() == data, f"{name} differs after the rerun"
     assert (out / "b.csv").read_bytes() == first["a.csv"]  # the same video under another name
 
+
+
+def test_a_distributed_job_whose_subtitles_cannot_be_written_leaves_no_table(tmp_path):
+    from inafaceanalyzer import AnalysisOptions
+    from inafaceanalyzer.distributed import Job
+    from inafaceanalyzer.distributed.task import JobError, run_job
+
+    (tmp_path / "a_file").write_text("x")
+    out = tmp_path / "out"
+    job = Job(str(HAMILTON), str(out / "clip.csv"), dest_ass=str(tmp_path / "a_file" / "clip.ass"))
+    with pytest.raises(JobError) as error:
+        run_job(job, AnalysisOptions(engine="videokeyframes").to_dict(), retries=0)
+    assert f"cannot write {tmp_path / 'a_file' / 'clip.ass'}" in error.value.reason
+    assert _files(out) == []  # the table was complete, but its subtitles were not: neither appears
