@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from .conftest import HAMILTON
-from .export_helpers import ANALYZER, make_clip
+from .export_helpers import ANALYZER, make_clip, table
 
 pytestmark = pytest.mark.shared_media
 
@@ -175,3 +175,19 @@ def test_a_distributed_job_whose_subtitles_cannot_be_written_leaves_no_table(tmp
         run_job(job, AnalysisOptions(engine="videokeyframes").to_dict(), retries=0)
     assert f"cannot write {tmp_path / 'a_file' / 'clip.ass'}" in error.value.reason
     assert _files(out) == []  # the table was complete, but its subtitles were not: neither appears
+
+
+def test_a_full_disk_on_a_rerendered_report_leaves_no_subtitles_and_names_the_report(tmp_path, capsys):
+    from inafaceanalyzer.cli.render import main as render
+
+    clip = make_clip(tmp_path / "clip.mp4", 25)
+    table([i / 25 for i in range(25)], [[(10, 10, 40, 40)]] * 25).to_csv(tmp_path / "clip.csv", index=False)
+    with _small_tmpfs(tmp_path / "disk", "1m") as disk:
+        if disk is None:
+            pytest.skip("cannot mount a tmpfs on this machine (not root, or no CAP_SYS_ADMIN)")
+        code = render(["--no_progress", "-i", str(tmp_path / "clip.csv"), "--video", str(clip), "--fps", "25",
+                       "--ass_subtitle_export", "--html_report", "-o", str(disk / "out")])
+        left = _files(disk / "out")
+    assert code == 1
+    assert f"{tmp_path / 'clip.csv'}: cannot write {disk / 'out' / 'clip.html'}: " in capsys.readouterr().err
+    assert left == [], f"outputs (or temporaries) of the failed table remain: {left}"
