@@ -6,6 +6,7 @@ distributed jobs take the same object, so defaults live here and only here.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import asdict, dataclass, fields, replace
@@ -43,34 +44,22 @@ DEFAULT_DETECTION_CONFIDENCE: dict[str, float] = {
 }
 
 
-#: The type of each field: ``int`` (an integer, not a bool), ``float`` (a
-#: finite real number, not a bool), ``bool`` or ``str``; ``?`` also allows ``None``.
-_KINDS: dict[str, str] = {
-    "engine": "str",
-    "face_detector": "str",
-    "face_detection_confidence": "float?",
-    "min_face_size_px": "int",
-    "min_face_size_percent": "float",
-    "face_detection_padding": "float",
-    "bbox_scaling": "float",
-    "squarify_bbox": "bool",
-    "classifier": "str",
-    "batch_size": "int",
-    "fps": "float?",
-    "detect_period": "int",
-    "threads": "int?",
-    "device": "str",
-    "tta": "str",
-    "precision": "str",
-    "min_reliable_face_px": "float",
-    "calibrate_gender": "bool",
-}
+def _kind(annotation: str) -> str:
+    """The kind of a field from its annotation: ``int``, ``float``, ``bool`` or ``str``, ``?`` if it may be ``None``.
+
+    Literal and alias annotations (``Engine``, ``Literal["cpu", ...]``) are strings.
+    """
+    base, optional = annotation, annotation.replace(" ", "").endswith("|None")
+    if optional:
+        base = annotation[: annotation.rindex("|")].strip()
+    return (base if base in ("int", "float", "bool") else "str") + ("?" if optional else "")
+
 
 _KIND_WORDS = {"int": "an integer", "float": "a finite number", "bool": "True or False", "str": "a string"}
 
 
 def _check_kind(name: str, value: Any, kind: str) -> Any:
-    """``value`` as a plain Python value of ``kind`` (see :data:`_KINDS`), or :class:`OptionsError` naming ``name``."""
+    """``value`` as a plain Python value of ``kind`` (see :func:`_kind`), or :class:`OptionsError` naming ``name``."""
     optional = kind.endswith("?")
     kind = kind.rstrip("?")
     if value is None and optional:
@@ -158,7 +147,7 @@ class AnalysisOptions:
     calibrate_gender: bool = True
 
     def __post_init__(self) -> None:
-        for name, kind in _KINDS.items():
+        for name, kind in _kinds().items():
             value = _check_kind(name, getattr(self, name), kind)
             if value is not getattr(self, name):  # numpy scalars become Python numbers (JSON, job lists)
                 object.__setattr__(self, name, value)
@@ -245,3 +234,10 @@ class AnalysisOptions:
         if unknown:
             raise OptionsError(f"unknown option(s): {', '.join(sorted(unknown))}")
         return cls(**values)
+
+
+@functools.cache
+def _kinds() -> dict[str, str]:
+    """The kind of every field of :class:`AnalysisOptions`, from its annotation (bools are not numbers,
+    ints must be ints, floats finite, strings strings)."""
+    return {f.name: _kind(str(f.type)) for f in fields(AnalysisOptions)}
