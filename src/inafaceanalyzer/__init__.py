@@ -16,7 +16,7 @@ __version__ = "1.0.0.dev0"
 
 from .api import analyze_images, analyze_preprocessed_images, analyze_video, iter_video
 from .detections import Detections
-from .errors import InaFaceAnalyzerError, MediaError, OptionsError
+from .errors import InaFaceAnalyzerError, MediaError, OptionsError, OutputError
 from .options import AnalysisOptions
 from .pipeline.analyzer import FaceAnalyzer
 from .pipeline.batch import BatchReport, run_batch
@@ -32,6 +32,7 @@ __all__ = [
     "InaFaceAnalyzerError",
     "MediaError",
     "OptionsError",
+    "OutputError",
     "__version__",
     "analyze_images",
     "analyze_preprocessed_images",

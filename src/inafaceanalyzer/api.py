@@ -21,6 +21,7 @@ import pandas as pd
 from .errors import MediaError
 from .options import AnalysisOptions
 from .pipeline.analyzer import FaceAnalyzer
+from .pipeline.batch import as_sources
 from .pipeline.engines import VideoAnalysis, iter_images
 from .pipeline.results import results_dataframe
 
@@ -44,6 +45,9 @@ def iter_video(source: Source, options: AnalysisOptions | None = None, analyzer:
         MediaError: the source cannot be opened (at once) or turns out
             truncated or corrupt (while iterating).
     """
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"one video is a path or URL (str or PathLike), not {type(source).__name__}; "
+                        "for several, call once per video or use run_batch")
     options = _video_options(options)
     analyzer = analyzer or FaceAnalyzer(options)
     if options.engine == "videotracking":
@@ -62,16 +66,17 @@ def analyze_video(
 
 
 def _images(
-    sources: Iterable[Source],
+    sources: Source | Iterable[Source],
     options: AnalysisOptions,
     analyzer: FaceAnalyzer | None,
     errors: Literal["raise", "skip"],
 ) -> pd.DataFrame:
+    paths = as_sources(sources)
     analyzer = analyzer or FaceAnalyzer(options)
     failures: list[MediaError] = []
     results = list(
         iter_images(
-            [os.fspath(source) for source in sources],
+            paths,
             analyzer,
             on_error=failures.append,
             preprocessed=options.engine == "preprocessed_image",
@@ -83,7 +88,7 @@ def _images(
 
 
 def analyze_images(
-    sources: Iterable[Source],
+    sources: Source | Iterable[Source],
     options: AnalysisOptions | None = None,
     analyzer: FaceAnalyzer | None = None,
     errors: Literal["raise", "skip"] = "raise",
@@ -91,6 +96,7 @@ def analyze_images(
     """All faces of image files (or URLs), one row per face, ``frame`` = the source.
 
     Args:
+        sources: paths or URLs; one path or URL alone is a list of one.
         errors: ``raise`` raises the first :class:`MediaError` after
             analysing the readable images; ``skip`` logs and skips them.
     """
@@ -99,11 +105,14 @@ def analyze_images(
 
 
 def analyze_preprocessed_images(
-    sources: Iterable[Source],
+    sources: Source | Iterable[Source],
     options: AnalysisOptions | None = None,
     analyzer: FaceAnalyzer | None = None,
     errors: Literal["raise", "skip"] = "raise",
 ) -> pd.DataFrame:
-    """Gender and age of face crops (one face per image, no detection), ``filename`` column."""
+    """Gender and age of face crops (one face per image, no detection), ``filename`` column.
+
+    ``sources`` and ``errors`` as in :func:`analyze_images`.
+    """
     options = (options or AnalysisOptions(engine="preprocessed_image")).replace(engine="preprocessed_image")
     return _images(sources, options, analyzer, errors)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InaFaceAnalyzerError", "MediaError", "OptionsError"]
+__all__ = ["InaFaceAnalyzerError", "Interrupted", "MediaError", "OptionsError", "OutputError"]
 
 
 class InaFaceAnalyzerError(Exception):
@@ -25,3 +25,38 @@ class MediaError(InaFaceAnalyzerError):
 
 class OptionsError(InaFaceAnalyzerError, ValueError):
     """Analysis options that contradict each other or are out of range."""
+
+
+class OutputError(InaFaceAnalyzerError, OSError):
+    """An output file could not be written (full disk, read-only file system, a path through a file).
+
+    An :class:`OSError` (``errno``, ``strerror``, ``filename`` are the
+    cause's), whose message names the output, not its temporary file.
+
+    Attributes:
+        path: the output as its caller named it.
+        reason: what went wrong, in words (``No space left on device``).
+    """
+
+    def __init__(self, path: object, reason: str, errno: int | None = None) -> None:
+        super().__init__(errno, reason, str(path))
+        self.path = str(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot write {self.path}: {self.reason}"
+
+
+class Interrupted(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt, not an error
+    """The process received SIGINT or SIGTERM; raised where it was, so that cleanups run.
+
+    A :class:`BaseException`, like :class:`KeyboardInterrupt`: the handlers of
+    failed inputs do not catch it.
+
+    Attributes:
+        signal: the signal's number.
+    """
+
+    def __init__(self, signal: int) -> None:
+        super().__init__(signal)
+        self.signal = signal

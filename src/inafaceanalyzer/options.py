@@ -6,9 +6,13 @@ distributed jobs take the same object, so defaults live here and only here.
 
 from __future__ import annotations
 
+import functools
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
+
+import numpy as np
 
 from .errors import OptionsError
 
@@ -38,6 +42,43 @@ DEFAULT_DETECTION_CONFIDENCE: dict[str, float] = {
     "LibFaceDetection": 0.75,
     "CenterFace": 0.5,
 }
+
+
+def _kind(annotation: str) -> str:
+    """The kind of a field from its annotation: ``int``, ``float``, ``bool`` or ``str``, ``?`` if it may be ``None``.
+
+    Literal and alias annotations (``Engine``, ``Literal["cpu", ...]``) are strings.
+    """
+    base, optional = annotation, annotation.replace(" ", "").endswith("|None")
+    if optional:
+        base = annotation[: annotation.rindex("|")].strip()
+    return (base if base in ("int", "float", "bool") else "str") + ("?" if optional else "")
+
+
+_KIND_WORDS = {"int": "an integer", "float": "a finite number", "bool": "True or False", "str": "a string"}
+
+
+def _check_kind(name: str, value: Any, kind: str) -> Any:
+    """``value`` as a plain Python value of ``kind`` (see :func:`_kind`), or :class:`OptionsError` naming ``name``."""
+    optional = kind.endswith("?")
+    kind = kind.rstrip("?")
+    if value is None and optional:
+        return value
+    if kind == "bool":
+        ok = isinstance(value, (bool, np.bool_))
+    elif kind == "str":
+        ok = isinstance(value, str)
+    elif isinstance(value, (bool, np.bool_)):
+        ok = False
+    elif kind == "int":
+        ok = isinstance(value, numbers.Integral)
+    else:
+        ok = isinstance(value, numbers.Real) and math.isfinite(value)
+    if not ok:
+        words = _KIND_WORDS[kind] + (" or None" if optional else "")
+        raise OptionsError(f"{name} must be {words}, not {value!r} ({type(value).__name__})")
+    plain = {"bool": bool, "str": str, "int": int, "float": float}[kind]
+    return value if type(value) in (plain, int) else plain(value)
 
 
 @dataclass(frozen=True)
@@ -106,6 +147,10 @@ class AnalysisOptions:
     calibrate_gender: bool = True
 
     def __post_init__(self) -> None:
+        for name, kind in _kinds().items():
+            value = _check_kind(name, getattr(self, name), kind)
+            if value is not getattr(self, name):  # numpy scalars become Python numbers (JSON, job lists)
+                object.__setattr__(self, name, value)
         if self.engine not in ENGINES:
             raise OptionsError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.face_detector not in FACE_DETECTORS:
@@ -189,3 +234,10 @@ class AnalysisOptions:
         if unknown:
             raise OptionsError(f"unknown option(s): {', '.join(sorted(unknown))}")
         return cls(**values)
+
+
+@functools.cache
+def _kinds() -> dict[str, str]:
+    """The kind of every field of :class:`AnalysisOptions`, from its annotation (bools are not numbers,
+    ints must be ints, floats finite, strings strings)."""
+    return {f.name: _kind(str(f.type)) for f in fields(AnalysisOptions)}

@@ -1,18 +1,25 @@
 """``ina_face_analyzer.py``: analyse images or videos and write CSV tables.
 
 Exit status: 0 when every input was analysed, 1 when any failed (each named
-on stderr with its reason, the others still written), 2 on a usage error.
+on stderr with its reason, the others still written), 2 on a usage error,
+130 when interrupted by SIGINT (Ctrl-C) and 143 by SIGTERM (128 + the
+signal's number): the outputs of the inputs finished are kept, the input in
+progress leaves none, and "interrupted" is printed with what was finished.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import InaFaceAnalyzerError
+from ..errors import InaFaceAnalyzerError, Interrupted, OptionsError
 from ..options import AnalysisOptions
 from .arguments import (
     add_analysis_arguments,
@@ -24,6 +31,9 @@ from .arguments import (
     print_failures,
     setup_logging,
 )
+
+if TYPE_CHECKING:
+    from ..pipeline.batch import BatchReport
 
 __all__ = ["build_parser", "main"]
 
@@ -52,11 +62,64 @@ def _check_output(parser: argparse.ArgumentParser, options: AnalysisOptions, out
     if options.is_video:
         if os.path.exists(output) and not os.path.isdir(output):
             parser.error(f"-o {output}: with a video engine OUTPUT is a directory, and this is a file")
+        name = Path(output).name
+        stem, extension = os.path.splitext(name)
+        if not os.path.isdir(output) and not output.endswith(os.sep) and extension.lower() in (".csv", ".parquet") and stem:
+            parent = Path(output).parent
+            suggestion = f"{parent / stem}/" if str(parent) != "." else f"{stem}/"
+            parser.error(f"-o {output}: with a video engine OUTPUT is a directory (one table per video); "
+                         f"did you mean -o {suggestion} ?")
+        directory = Path(output)
     else:
         if not output.lower().endswith(suffix):
             parser.error(f"-o {output}: with an image engine OUTPUT is a {suffix[1:].upper()} file, ending in {suffix}")
         if os.path.isdir(output):
             parser.error(f"-o {output}: is a directory; give the CSV file to write")
+        directory = Path(output).parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        from ..export.atomic import directory_error
+
+        parser.error(f"-o {output}: cannot create the directory {directory}: {directory_error(directory, error)}")
+    if not os.access(directory, os.W_OK):
+        parser.error(f"-o {output}: the directory {directory} is not writable")
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`Interrupted` where the program is, so that its cleanups run.
+
+    The first signal is raised; later ones are ignored while the program
+    cleans up. The previous handlers come back on leaving. A signal ignored
+    when the program started (SIGINT of a background job) stays ignored.
+    """
+    signals = tuple(each for each in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(each) is not signal.SIG_IGN)
+
+    def handler(number: int, frame: object) -> None:
+        for each in signals:
+            signal.signal(each, signal.SIG_IGN)
+        raise Interrupted(number)
+
+    previous = {each: signal.signal(each, handler) for each in signals}
+    try:
+        yield
+    finally:
+        for each, old in previous.items():
+            signal.signal(each, old)
+
+
+def _print_interrupted(report: BatchReport, number: int) -> None:
+    """Say on stderr that the run was interrupted, what it finished and what it left."""
+    print(f"interrupted by {signal.Signals(number).name}", file=sys.stderr)
+    if report.written:
+        print(f"finished before: {len(report.written)} file(s) written:", file=sys.stderr)
+        for path in report.written:
+            print(f"  {path}", file=sys.stderr)
+    else:
+        print("finished before: no output written", file=sys.stderr)
+    if report.in_progress:
+        print(f"in progress, left no output: {report.in_progress}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,12 +133,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if exports.any_video_export and not options.is_video:
         parser.error("--ass_subtitle_export, --mp4_export and --html_report need a video engine")
 
-    from ..pipeline.batch import run_batch
+    from ..pipeline.batch import BatchReport, run_batch
 
+    report = BatchReport()
     try:
-        report = run_batch(
-            args.input, args.output, options, progress=not (args.no_progress or args.quiet), exports=exports
-        )
+        with _interruptible():
+            run_batch(
+                args.input, args.output, options, progress=not (args.no_progress or args.quiet), exports=exports,
+                report=report,
+            )
+    except (Interrupted, KeyboardInterrupt) as interrupt:
+        number = interrupt.signal if isinstance(interrupt, Interrupted) else signal.SIGINT
+        _print_interrupted(report, number)
+        return 128 + number
+    except OptionsError as error:
+        parser.error(str(error))
     except InaFaceAnalyzerError as error:
         log.error("%s", error)
         return 1

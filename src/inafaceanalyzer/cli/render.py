@@ -25,7 +25,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import MediaError, OptionsError
+from ..errors import MediaError, OptionsError, OutputError
+from ..export.atomic import OutputSet
 from ..export.options import BATCH_REPORT_NAME
 from ..export.table import table_stem
 from ..pipeline.batch import output_stem
@@ -121,28 +122,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         directory = Path(args.output) if args.output else table.parent
         name = table_stem(table)
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            rendered = None
-            if args.ass_subtitle_export or args.mp4_export:
-                rendered = export_annotations(
-                    video,  # type: ignore[arg-type]
-                    table,
-                    ass_path=directory / f"{name}.ass" if args.ass_subtitle_export else None,
-                    mp4_path=directory / f"{name}.mp4" if args.mp4_export else None,
-                    sampling=sampling,
-                    progress=progress,
-                )
-            if args.html_report:
-                report_path = directory / f"{name}.html"
-                data = load_video_data(
-                    table, name=name, source=video, sampling=sampling,
-                    timing=rendered.timing if rendered else None, analysed=rendered.analysed if rendered else None,
-                )
-                summaries.append(write_video_report(report_path, data))
-                log.info("wrote %s", report_path)
+            with OutputSet():  # the files of one table appear together or not at all
+                directory.mkdir(parents=True, exist_ok=True)
+                rendered = None
+                if args.ass_subtitle_export or args.mp4_export:
+                    rendered = export_annotations(
+                        video,  # type: ignore[arg-type]
+                        table,
+                        ass_path=directory / f"{name}.ass" if args.ass_subtitle_export else None,
+                        mp4_path=directory / f"{name}.mp4" if args.mp4_export else None,
+                        sampling=sampling,
+                        progress=progress,
+                    )
+                if args.html_report:
+                    report_path = directory / f"{name}.html"
+                    data = load_video_data(
+                        table, name=name, source=video, sampling=sampling,
+                        timing=rendered.timing if rendered else None, analysed=rendered.analysed if rendered else None,
+                    )
+                    summaries.append(write_video_report(report_path, data))
+                    log.info("wrote %s", report_path)
         except MediaError as error:
             failures.append((str(error.source), error.reason))
-        except (OptionsError, ValueError) as error:
+        except (OptionsError, ValueError, OutputError) as error:
             failures.append((str(table), str(error)))
         except OSError as error:
             failures.append((str(table), f"cannot write: {error.strerror or error}"))

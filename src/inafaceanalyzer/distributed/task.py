@@ -20,7 +20,6 @@ Failure policy (one job's trouble never stops the others):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ import dask.config
 
 from .. import __version__
 from ..errors import MediaError, OptionsError
+from ..export.atomic import remove_stale_temporaries
 from ..options import AnalysisOptions
 from ..pipeline.analyzer import FaceAnalyzer
 from ..pipeline.batch import analyze_video_to_files
@@ -110,21 +110,12 @@ def export_keywords(job: Job) -> dict[str, Path]:
 
 
 def remove_partials(job: Job) -> list[Path]:
-    """Delete the temporary files an interrupted attempt left beside the job's outputs."""
-    removed = []
-    for output in job.outputs:
-        if not output.parent.is_dir():
-            continue
-        for partial in output.parent.glob(f".{glob_escape(output.name)}.*.partial"):
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
-                removed.append(partial)
-    return removed
+    """Delete the temporary files an interrupted attempt left beside the job's outputs.
 
-
-def glob_escape(name: str) -> str:
-    """``name`` with the glob metacharacters made literal."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+    Only files named as temporaries of the job's outputs
+    (:func:`~inafaceanalyzer.export.atomic.remove_stale_temporaries`).
+    """
+    return remove_stale_temporaries(job.outputs)
 
 
 def _worker_name() -> str:

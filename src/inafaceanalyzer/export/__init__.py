@@ -10,10 +10,11 @@
   :mod:`.video`.
 
 Every file is written under a temporary name and renamed when complete
-(:func:`atomic_path`).
+(:func:`atomic_path`); the files of one input are renamed together once
+all are complete (:class:`OutputSet`).
 """
 
-from .atomic import atomic_path
+from .atomic import OutputSet, atomic_path
 from .options import ExportOptions
 from .render import Sampling, export_annotations
 from .table import TABLE_FORMATS, CsvTableWriter, ParquetTableWriter, open_table_writer, read_table
@@ -22,6 +23,7 @@ __all__ = [
     "TABLE_FORMATS",
     "CsvTableWriter",
     "ExportOptions",
+    "OutputSet",
     "ParquetTableWriter",
     "Sampling",
     "atomic_path",

@@ -8,9 +8,10 @@ destination's suffix picks the writer (:func:`open_table_writer`);
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,12 @@ class CsvTableWriter:
             self._writer.writerow([_cell(row.get(column)) for column in self.columns])
             self.rows_written += 1
 
+    def _finish(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-        return self._stack.__exit__(exc_type, exc, tb)
+        return _close(self._stack, self._finish, exc_type, exc, tb)
 
 
 # Arrow types of the known columns; other columns take the type of their first value.
@@ -151,16 +153,35 @@ class ParquetTableWriter:
         self._writer.write_table(pa.table(data, schema=self._schema))
         self._buffer = []
 
+    def _finish(self) -> None:
+        if self._buffer or self._writer is None:
+            self._flush()
+        writer, self._writer = self._writer, None
+        writer.close()
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            if self._buffer or self._writer is None:
-                self._flush()
-            self._writer.close()
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-        elif self._writer is not None:
-            self._writer.close()
-        return self._stack.__exit__(exc_type, exc, tb)
+        if exc_type is not None and self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        return _close(self._stack, self._finish, exc_type, exc, tb)
+
+
+def _close(stack: ExitStack, finish: Callable[[], None], exc_type, exc, tb) -> bool:
+    """Leave a writer's ``stack`` (its file, its temporary name) after ``finish`` on success.
+
+    A ``finish`` that fails (a full disk on the last flush) leaves the stack
+    with that exception, so that the temporary file is removed.
+    """
+    if exc_type is None:
+        try:
+            finish()
+        except BaseException as error:
+            if stack.__exit__(type(error), error, error.__traceback__):
+                return False
+            raise
+    return stack.__exit__(exc_type, exc, tb)
 
 
 def open_table_writer(
@@ -172,10 +193,15 @@ def open_table_writer(
     return CsvTableWriter(destination, columns)
 
 
-def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A results (or tracks) table written as CSV or Parquet, as a DataFrame."""
+def read_table(path: str | os.PathLike[str], name: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """A results (or tracks) table written as CSV or Parquet, as a DataFrame.
+
+    Args:
+        name: the table's own name, whose suffix gives the format, when
+            ``path`` is a temporary file (``.clip.parquet.1a2b3c4d.partial``).
+    """
     path = Path(path)
-    if path.suffix.lower() == ".parquet":
+    if Path(name if name is not None else path).suffix.lower() == ".parquet":
         return pd.read_parquet(path)
     return pd.read_csv(path)
 

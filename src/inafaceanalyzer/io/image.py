@@ -108,8 +108,33 @@ def _open_decoded(stream: IO[bytes] | Path, source: object) -> Image.Image:
     except (UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_ERRORS) as exc:
         if img is not None:
             img.close()
-        raise MediaError(source, _decode_error_reason(exc)) from exc
+        reason = _decode_error_reason(exc)
+        if isinstance(exc, UnidentifiedImageError) and _looks_like_video(stream, source):
+            reason += ": this is a video; analyse it with a video engine (--engine video)"
+        raise MediaError(source, reason) from exc
     return img
+
+
+#: File name extensions of videos, to say so when one is given as an image.
+_VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
+                               ".m2ts", ".flv", ".wmv", ".3gp", ".ogv", ".mxf", ".vob"})
+
+
+def _looks_like_video(stream: IO[bytes] | Path, source: object) -> bool:
+    """Whether a source that is not an image is a video: by its name, or an ISO/Matroska/AVI header."""
+    name = str(source).split("?", 1)[0].split("#", 1)[0]
+    if os.path.splitext(name)[1].lower() in _VIDEO_EXTENSIONS:
+        return True
+    try:
+        if isinstance(stream, Path):
+            with open(stream, "rb") as handle:
+                head = handle.read(12)
+        else:
+            stream.seek(0)
+            head = stream.read(12)
+    except (OSError, ValueError):
+        return False
+    return head[4:8] == b"ftyp" or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
 
 
 def _decode_error_reason(exc: BaseException) -> str:

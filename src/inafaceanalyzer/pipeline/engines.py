@@ -118,6 +118,9 @@ def _load_all(
             yield str(source), load_image(source)
         except MediaError as error:
             on_error(error)
+        except Exception as error:  # a bug or a file no check foresaw: this image fails, the others go on
+            log.debug("%s: unexpected failure", source, exc_info=True)
+            on_error(MediaError(source, f"{type(error).__name__}: {error}"))
 
 
 def iter_images(
