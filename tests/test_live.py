@@ -287,6 +287,62 @@ def test_server_serves_page_frames_mjpeg_stats_and_events() -> None:
         server.close()
 
 
+def test_server_threads_stay_bounded_under_idle_and_slow_clients() -> None:
+    import socket
+
+    views: LatestSlot[View] = LatestSlot()
+    server = LiveServer(views, lambda: {"source": {"state": "live"}, "stats": {}}, port=0, max_connections=8,
+                        idle_timeout=1.5).start()
+    address = ("127.0.0.1", server.port)
+    sockets: list[socket.socket] = []
+    try:
+        before = threading.active_count()
+        # 150 clients that connect and say nothing cost no thread, and a new client is served at once
+        idle = [socket.create_connection(address, timeout=5) for _ in range(150)]
+        sockets += idle
+        time.sleep(0.3)
+        assert threading.active_count() <= before + 1
+        started = time.monotonic()
+        status, _, body = get(server.url, timeout=5)
+        assert status == 200 and b"liveState" in body and time.monotonic() - started < 2
+
+        # 20 clients that start a request and never finish it hold at most max_connections threads;
+        # the next client is told 503 at once instead of waiting
+        slow = [socket.create_connection(address, timeout=5) for _ in range(20)]
+        sockets += slow
+        for client in slow:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        time.sleep(0.5)
+        assert threading.active_count() <= before + 8 + 1
+        status, headers, _ = get(server.url, timeout=5)
+        assert status == 503 and headers.get("Retry-After")
+
+        # the silent and the slow are cut after idle_timeout; then the page serves again
+        assert all(_read_to_end(client) == b"" for client in idle)
+        answers = [_read_to_end(client) for client in slow]
+        assert answers.count(b"") == 8  # served, then timed out
+        assert all(a.startswith(b"HTTP/1.1 503 ") for a in answers if a)  # refused at once
+        wait_until(lambda: threading.active_count() <= before + 1, 10, "the slow clients' threads to end")
+        assert get(server.url, timeout=5)[0] == 200
+    finally:
+        for client in sockets:
+            client.close()
+        views.close()
+        server.close()
+
+
+def _read_to_end(client) -> bytes:  # type: ignore[no-untyped-def]
+    """What the server sent ``client`` before closing it (a TimeoutError if it keeps it open 5 s)."""
+    client.settimeout(5)
+    data = b""
+    try:
+        while chunk := client.recv(1 << 16):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
 # -- sources ------------------------------------------------------------------------------
 
 
