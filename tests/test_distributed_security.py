@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,134 @@ def test_a_worker_refuses_a_job_whose_output_is_its_source_on_its_own_file_syste
     assert "source_path" in record.error and str(link) in record.error
     assert _digest(source) == before
     assert not (tmp_path / "clip.csv").exists()
+
+
+# -- who can connect: listening sockets of the real commands on 127.0.0.1 --------------------
+
+
+def _listening(pid: int) -> dict[int, set[tuple[str, int]]]:
+    """The listening TCP sockets of a process and of its children: pid -> {(ip, port)}."""
+    import psutil
+
+    root = psutil.Process(pid)
+    found = {}
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            found[process.pid] = {(c.laddr.ip, c.laddr.port) for c in process.net_connections("inet")
+                                  if c.status == psutil.CONN_LISTEN}
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _port(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+def _http_get(port: int, path: str = "/health", context=None) -> bytes:  # type: ignore[no-untyped-def]
+    """The raw answer of ``GET path`` on 127.0.0.1:port (TLS with ``context``)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        conn = context.wrap_socket(raw, server_hostname="127.0.0.1") if context else raw
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        try:
+            while chunk := conn.recv(1 << 16):
+                data += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+        return data
+
+
+@pytest.mark.shared_media
+def test_server_and_worker_listen_on_loopback_only_and_serve_no_http_by_default(tmp_path):
+    from .test_distributed import _start_server, _start_worker, _stop
+
+    jobs_csv = tmp_path / "jobs.csv"
+    output = tmp_path / "out" / "d11.csv"
+    jobs_csv.write_text(f"source_path,dest_csv\n{D11},{output}\n")
+    server, address = _start_server(["127.0.0.1", "0", str(jobs_csv), "--fps", "5"], tmp_path)
+    workers = []
+    try:
+        assert address.startswith("tcp://127.0.0.1:")
+        # the scheduler: its own port only, no HTTP server (/info, /metrics, /eventstream)
+        assert set().union(*_listening(server.pid).values()) == {("127.0.0.1", _port(address))}
+
+        worker = _start_worker(address, "worker", tmp_path)  # no --listen_address: the scheduler's side
+        workers.append(worker)
+        deadline = time.monotonic() + 90
+        sockets = {}
+        while time.monotonic() < deadline and worker.poll() is None:  # until the nanny and its worker listen
+            sockets = _listening(worker.pid)
+            if sum(bool(s) for s in sockets.values()) >= 2:
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        sockets = _listening(worker.pid) if worker.poll() is None else sockets
+        everything = set().union(*sockets.values())
+        assert everything and {ip for ip, _ in everything} == {"127.0.0.1"}, sockets
+        # one port for the nanny, one for its worker: no HTTP port, nothing on 0.0.0.0 or [::]
+        assert sorted(len(s) for s in sockets.values() if s) == [1, 1], sockets
+        for _, port in everything:
+            assert b"HTTP/1.1 200" not in _http_get(port)
+        assert server.wait(timeout=180) == 0, (tmp_path / "server.log").read_text()[-3000:]
+        worker.wait(timeout=60)
+    finally:
+        _stop(server, *workers)
+    assert output.exists()
+
+
+def test_worker_serves_its_http_pages_only_when_asked_on_its_listen_address(tmp_path):
+    from distributed import Client
+
+    from inafaceanalyzer.distributed import start_scheduler
+
+    from .test_distributed import _start_worker, _stop
+
+    with start_scheduler("127.0.0.1", 0) as address:
+        worker = _start_worker(address, "worker", tmp_path, "--listen_address", "127.0.0.1", "--http_port", "0")
+        try:
+            with Client(address) as client:
+                client.wait_for_workers(1, timeout=60)
+                (dask_address,) = client.scheduler_info()["workers"]
+            time.sleep(1)
+            everything = set().union(*_listening(worker.pid).values())
+            assert {ip for ip, _ in everything} == {"127.0.0.1"}
+            http_ports = [port for _, port in everything if b"HTTP/1.1 200" in _http_get(port)]
+            assert len(http_ports) == 1 and http_ports[0] != _port(dask_address)
+            assert _http_get(http_ports[0]).endswith(b"ok")
+        finally:
+            _stop(worker)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command makes the test certificates")
+def test_under_tls_the_scheduler_pages_are_https_with_a_client_certificate_never_plain(tmp_path):
+    import ssl
+
+    from .test_distributed import _make_authority, _start_server, _stop
+
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    _make_authority(pki, "campaign")
+    tls = ["--tls-ca-file", str(pki / "campaign-ca.pem"), "--tls-cert", str(pki / "campaign.pem"),
+           "--tls-key", str(pki / "campaign.key")]
+    jobs_csv = tmp_path / "jobs.csv"
+    jobs_csv.write_text(f"source_path,dest_csv\n{D11},{tmp_path / 'out' / 'd11.csv'}\n")
+    server, address = _start_server(["127.0.0.1", "0", str(jobs_csv), "--dashboard_port", "0", *tls], tmp_path)
+    try:
+        assert address.startswith("tls://")
+        (http_port,) = {port for _, port in set().union(*_listening(server.pid).values())} - {_port(address)}
+        assert b"HTTP/1.1" not in _http_get(http_port)  # no plain HTTP
+        anonymous = ssl.create_default_context(cafile=str(pki / "campaign-ca.pem"))
+        anonymous.check_hostname = False
+        with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+            answer = _http_get(http_port, context=anonymous)
+            if not answer:  # TLS 1.3: the refusal comes with the first read
+                raise ssl.SSLError("refused")
+        member = ssl.create_default_context(cafile=str(pki / "campaign-ca.pem"))
+        member.check_hostname = False
+        member.load_cert_chain(str(pki / "campaign.pem"), str(pki / "campaign.key"))
+        assert _http_get(http_port, context=member).startswith(b"HTTP/1.1 200")
+    finally:
+        _stop(server)
