@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 
 from .. import __version__
@@ -156,7 +156,7 @@ def exports_from_args(args: argparse.Namespace):
     )
 
 
-def add_input_list_argument(group, what: str = "path or URL") -> None:  # type: ignore[no-untyped-def]
+def add_input_list_argument(group: argparse._ActionsContainer, what: str = "path or URL") -> None:
     """``--input_list FILE`` (repeatable): inputs that do not fit on a command line."""
     group.add_argument("--input_list", action="append", default=[], metavar="FILE",
                        help=f"a text file of one {what} a line (blank lines and # comments skipped; - reads "
@@ -164,7 +164,7 @@ def add_input_list_argument(group, what: str = "path or URL") -> None:  # type: 
 
 
 def inputs_from_args(parser: argparse.ArgumentParser, inputs: Sequence[str] | None, input_lists: Sequence[str],
-                     extensions, flag: str = "-i") -> list[str]:  # type: ignore[no-untyped-def]
+                     extensions: Iterable[str], flag: str = "-i") -> list[str]:
     """The inputs given with ``flag`` and ``--input_list``, directories walked
     (:func:`~inafaceanalyzer.io.inputs.expand_inputs`); an empty expansion is a usage error."""
     from ..io.inputs import expand_inputs
