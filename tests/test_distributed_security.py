@@ -229,3 +229,11 @@ def test_under_tls_the_scheduler_pages_are_https_with_a_client_certificate_never
         assert _http_get(http_port, context=member).startswith(b"HTTP/1.1 200")
     finally:
         _stop(server)
+
+
+def test_the_listen_address_is_the_local_end_towards_the_scheduler():
+    from inafaceanalyzer.distributed.network import local_address_towards
+
+    assert local_address_towards("tcp://127.0.0.1:8786") == "127.0.0.1"
+    assert local_address_towards("tls://localhost:8786") in {"127.0.0.1", "::1"}
+    assert local_address_towards("127.0.0.1") == "127.0.0.1"
