@@ -21,16 +21,13 @@ under CI=true where it fails.
 from __future__ import annotations
 
 import csv
-import fcntl
 import http.server
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -66,13 +63,12 @@ from inafaceanalyzer.live.source import PlayoutClock, redact
 from inafaceanalyzer.live.view import render_view
 from inafaceanalyzer.pipeline.results import FrameResult
 
+from .browser import CHROMIUM, Chromium
 from .conftest import SHARED_VIDEOS
 
 KATIE = SHARED_VIDEOS / "SadTalker__WDA_KatieHill_000.mp4"
 BOB = SHARED_VIDEOS / "SadTalker__WDA_BobMenendez_000.mp4"
 CLIP_SECONDS, CLIP_RATE = 2, 25
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(name)), None)
 
 
 # -- synthetic media and stubs ------------------------------------------------------
@@ -291,6 +287,62 @@ def test_server_serves_page_frames_mjpeg_stats_and_events() -> None:
         server.close()
 
 
+def test_server_threads_stay_bounded_under_idle_and_slow_clients() -> None:
+    import socket
+
+    views: LatestSlot[View] = LatestSlot()
+    server = LiveServer(views, lambda: {"source": {"state": "live"}, "stats": {}}, port=0, max_connections=8,
+                        idle_timeout=1.5).start()
+    address = ("127.0.0.1", server.port)
+    sockets: list[socket.socket] = []
+    try:
+        before = threading.active_count()
+        # 150 clients that connect and say nothing cost no thread, and a new client is served at once
+        idle = [socket.create_connection(address, timeout=5) for _ in range(150)]
+        sockets += idle
+        time.sleep(0.3)
+        assert threading.active_count() <= before + 1
+        started = time.monotonic()
+        status, _, body = get(server.url, timeout=5)
+        assert status == 200 and b"liveState" in body and time.monotonic() - started < 2
+
+        # 20 clients that start a request and never finish it hold at most max_connections threads;
+        # the next client is told 503 at once instead of waiting
+        slow = [socket.create_connection(address, timeout=5) for _ in range(20)]
+        sockets += slow
+        for client in slow:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        time.sleep(0.5)
+        assert threading.active_count() <= before + 8 + 1
+        status, headers, _ = get(server.url, timeout=5)
+        assert status == 503 and headers.get("Retry-After")
+
+        # the silent and the slow are cut after idle_timeout; then the page serves again
+        assert all(_read_to_end(client) == b"" for client in idle)
+        answers = [_read_to_end(client) for client in slow]
+        assert answers.count(b"") == 8  # served, then timed out
+        assert all(a.startswith(b"HTTP/1.1 503 ") for a in answers if a)  # refused at once
+        wait_until(lambda: threading.active_count() <= before + 1, 10, "the slow clients' threads to end")
+        assert get(server.url, timeout=5)[0] == 200
+    finally:
+        for client in sockets:
+            client.close()
+        views.close()
+        server.close()
+
+
+def _read_to_end(client) -> bytes:  # type: ignore[no-untyped-def]
+    """What the server sent ``client`` before closing it (a TimeoutError if it keeps it open 5 s)."""
+    client.settimeout(5)
+    data = b""
+    try:
+        while chunk := client.recv(1 << 16):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
 # -- sources ------------------------------------------------------------------------------
 
 
@@ -497,93 +549,6 @@ def test_command_stops_cleanly_on_sigterm(clip: Path, tmp_path: Path) -> None:
 
 
 # -- end to end, in a real browser ---------------------------------------------------------------
-
-
-def _high_fd(fd: int) -> int:
-    """``fd`` moved to a number above 9."""
-    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
-    os.close(fd)
-    return high
-
-
-class Chromium:
-    """Headless Chromium driven through the DevTools protocol over a pipe (no websocket library)."""
-
-    def __init__(self, binary: str) -> None:
-        self.profile = tempfile.mkdtemp(prefix="inaface-chromium-")
-        to_chrome, self._to_chrome = os.pipe()
-        self._from_chrome, from_chrome = os.pipe()
-        # above 9, so that moving them to 3 and 4 cannot overwrite one with the other
-        to_chrome, from_chrome = (_high_fd(fd) for fd in (to_chrome, from_chrome))
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={self.profile}", "--remote-debugging-pipe",
-                 "about:blank"]
-        # the protocol runs on file descriptors 3 (commands) and 4 (replies): a shim puts them there
-        shim = "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); os.execv(sys.argv[3], sys.argv[3:])"
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", shim, str(to_chrome), str(from_chrome), binary, *flags],
-            pass_fds=(to_chrome, from_chrome), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        os.close(to_chrome)
-        os.close(from_chrome)
-        self._replies: dict[int, dict[str, Any]] = {}
-        self._condition = threading.Condition()
-        self._next_id = 0
-        threading.Thread(target=self._read, name="cdp-reader", daemon=True).start()
-        page = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
-        self.session = self.call("Target.attachToTarget", {"targetId": page["targetId"], "flatten": True})["sessionId"]
-
-    def _read(self) -> None:
-        buffer = b""
-        with os.fdopen(self._from_chrome, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(1 << 16):
-                *messages, buffer = (buffer + chunk).split(b"\0")
-                for raw in messages:
-                    message = json.loads(raw)
-                    if "id" in message:
-                        with self._condition:
-                            self._replies[message["id"]] = message
-                            self._condition.notify_all()
-
-    def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
-             timeout: float = 30.0) -> dict[str, Any]:
-        self._next_id += 1
-        ident = self._next_id
-        message: dict[str, Any] = {"id": ident, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._to_chrome, json.dumps(message).encode() + b"\0")
-        with self._condition:
-            if not self._condition.wait_for(lambda: ident in self._replies, timeout):
-                raise TimeoutError(f"Chromium did not answer {method} in {timeout:g} s")
-            reply = self._replies.pop(ident)
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    def navigate(self, url: str) -> None:
-        self.call("Page.navigate", {"url": url}, self.session)
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True}, self.session)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def close(self) -> None:
-        try:
-            self.call("Browser.close", timeout=5)
-        except (OSError, TimeoutError, RuntimeError):
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._to_chrome)
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 @pytest.fixture

@@ -136,7 +136,7 @@ def test_batch_report_sums_the_videos(batch, chromium, tmp_path):
     shown = totals(dom)
     for gender in ("f", "m"):
         assert shown[f"detections.{gender}"] == sum((t.sex_label == gender).sum() for t in tables)
-    assert f'href="{HAMILTON.stem}.html"' in dom and f'href="{SECOND.stem}.html"' in dom
+    assert f'href="./{HAMILTON.stem}.html"' in dom and f'href="./{SECOND.stem}.html"' in dom
 
 
 def test_tracked_report_counts_tracks_and_their_screen_time(tmp_path, chromium):

@@ -24,8 +24,10 @@ from ..options import AnalysisOptions
 from .arguments import (
     add_analysis_arguments,
     add_export_arguments,
+    add_input_list_argument,
     add_logging_arguments,
     exports_from_args,
+    inputs_from_args,
     new_parser,
     options_from_args,
     print_failures,
@@ -47,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ina_face_analyzer.py",
     )
     required = parser.add_argument_group("inputs and outputs")
-    required.add_argument("-i", dest="input", nargs="+", required=True, metavar="INPUT",
-                          help="images or videos to analyse: paths or http(s) URLs")
+    required.add_argument("-i", dest="input", nargs="+", default=[], metavar="INPUT",
+                          help="images or videos to analyse: paths, http(s) URLs, or directories (walked "
+                          "recursively for the engine's media files by extension, sorted, hidden files skipped)")
+    add_input_list_argument(required)
     required.add_argument("-o", dest="output", required=True, metavar="OUTPUT",
                           help="video engines: directory that receives one CSV per video (created if "
                           "missing). image engines: the CSV file to write")
@@ -132,6 +136,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_output(parser, options, args.output, exports.table_suffix)
     if exports.any_video_export and not options.is_video:
         parser.error("--ass_subtitle_export, --mp4_export and --html_report need a video engine")
+    from ..io.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
+    inputs = inputs_from_args(parser, args.input, args.input_list,
+                              VIDEO_EXTENSIONS if options.is_video else IMAGE_EXTENSIONS)
 
     from ..pipeline.batch import BatchReport, run_batch
 
@@ -139,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _interruptible():
             run_batch(
-                args.input, args.output, options, progress=not (args.no_progress or args.quiet), exports=exports,
+                inputs, args.output, options, progress=not (args.no_progress or args.quiet), exports=exports,
                 report=report,
             )
     except (Interrupted, KeyboardInterrupt) as interrupt:
@@ -155,10 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("wrote %s", output)
     log.info(
         "%d input(s), %d face row(s), %d failure(s), %.1f s",
-        len(args.input), report.faces, len(report.failures), report.seconds,
+        len(inputs), report.faces, len(report.failures), report.seconds,
     )
     if report.failures:
-        print_failures([(f.source, f.reason) for f in report.failures], len(args.input), "input")
+        print_failures([(f.source, f.reason) for f in report.failures], len(inputs), "input")
         return 1
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 
 from .. import __version__
@@ -28,6 +28,8 @@ __all__ = [
     "EPILOG",
     "add_analysis_arguments",
     "add_export_arguments",
+    "add_input_list_argument",
+    "inputs_from_args",
     "exports_from_args",
     "add_logging_arguments",
     "new_parser",
@@ -183,6 +185,26 @@ def exports_from_args(args: argparse.Namespace):
         mp4=args.mp4_export,
         html_report=args.html_report,
     )
+
+
+def add_input_list_argument(group: argparse._ActionsContainer, what: str = "path or URL") -> None:
+    """``--input_list FILE`` (repeatable): inputs that do not fit on a command line."""
+    group.add_argument("--input_list", action="append", default=[], metavar="FILE",
+                       help=f"a text file of one {what} a line (blank lines and # comments skipped; - reads "
+                       "stdin), for more inputs than a command line holds; may be repeated, and combined with -i")
+
+
+def inputs_from_args(parser: argparse.ArgumentParser, inputs: Sequence[str] | None, input_lists: Sequence[str],
+                     extensions: Iterable[str], flag: str = "-i") -> list[str]:
+    """The inputs given with ``flag`` and ``--input_list``, directories walked
+    (:func:`~inafaceanalyzer.io.inputs.expand_inputs`); an empty expansion is a usage error."""
+    from ..io.inputs import expand_inputs
+
+    try:
+        return expand_inputs(inputs or [], input_lists, extensions, flag)
+    except OptionsError as error:
+        parser.error(str(error))
+        raise  # unreachable: parser.error exits
 
 
 def add_logging_arguments(parser: argparse.ArgumentParser) -> None:

@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the run's record (job, status, worker, duration, error) "
                        "(default: JOBS.run-DATE-TIME.csv beside JOBS_CSV)")
     place.add_argument("--dashboard_port", type=int, default=None,
-                       help="port of Dask's dashboard on HOST (needs the bokeh package; default: a free port)")
+                       help="serve the scheduler's HTTP pages (/info, /metrics; Dask's dashboard with the bokeh "
+                       "package) on HOST at this port (0: a free one); HTTPS with client certificates under TLS. "
+                       "Default: no HTTP server")
     add_tls_arguments(parser)
     add_analysis_arguments(parser)
     add_logging_arguments(parser)

@@ -46,8 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--threads", type=int, default=None,
                        help="CPU threads for the networks, instead of the server's --threads "
                        "(default: the server's, else every core this process may use)")
-    group.add_argument("--host", default=None,
-                       help="interface the worker listens on (default: the one that reaches the scheduler)")
+    group.add_argument("--listen_address", "--host", dest="host", default=None, metavar="ADDRESS",
+                       help="address the worker (and its nanny) listen on; default: the local address that reaches "
+                       "the scheduler (127.0.0.1 for a scheduler on 127.0.0.1), never every interface")
+    group.add_argument("--http_port", type=int, default=None,
+                       help="serve the worker's HTTP pages (health, metrics; Dask's dashboard with bokeh) on its "
+                       "listen address at this port (0: a free one); HTTPS with client certificates under TLS. "
+                       "Default: no HTTP server")
     group.add_argument("--death_timeout", type=float, default=60.0,
                        help="seconds to try to reach the scheduler before giving up")
     group.add_argument("--memory_limit", default="0",
@@ -59,14 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(args: argparse.Namespace, security) -> int:  # type: ignore[no-untyped-def]
-    from distributed import Nanny, Worker
+async def _serve(args: argparse.Namespace, security, host: str) -> int:  # type: ignore[no-untyped-def]
+    from distributed import Nanny
+    from distributed.comm.addressing import unparse_host_port
 
-    server_class = Nanny if args.nanny else Worker
-    server = server_class(
-        args.scheduler, nthreads=1, name=args.name, host=args.host, security=security,
+    from ..distributed.network import Worker
+
+    keywords = {"worker_class": Worker} if args.nanny else {}
+    server = (Nanny if args.nanny else Worker)(
+        args.scheduler, nthreads=1, name=args.name, host=host, security=security,
         death_timeout=args.death_timeout, memory_limit=args.memory_limit,
         preload=["inafaceanalyzer.distributed.worker"],
+        dashboard_address=unparse_host_port(host, args.http_port or 0), **keywords,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -100,9 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args)
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, not {args.threads}")
+    if args.http_port is not None and not 0 <= args.http_port <= 65535:
+        parser.error(f"--http_port must be within [0, 65535], not {args.http_port}")
 
     import dask.config
 
+    from ..distributed.network import WORKER_HTTP_CONFIG, local_address_towards
     from ..distributed.security import make_security
     from ..distributed.task import THREADS_CONFIG
     from ..distributed.worker import LOG_LEVEL_CONFIG
@@ -111,10 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         security = make_security(args.tls_ca_file, args.tls_cert, args.tls_key, "worker")
     except InaFaceAnalyzerError as error:
         parser.error(str(error))
+    try:
+        host = args.host or local_address_towards(args.scheduler)
+    except (OSError, ValueError) as error:
+        log.error("cannot reach the scheduler at %s (%s); give --listen_address", args.scheduler, error)
+        return 1
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
-    with dask.config.set({THREADS_CONFIG: args.threads, LOG_LEVEL_CONFIG: level}):  # a nanny passes its config on
+    settings = {THREADS_CONFIG: args.threads, LOG_LEVEL_CONFIG: level, WORKER_HTTP_CONFIG: args.http_port is not None}
+    with dask.config.set(settings):  # a nanny passes its config on
         try:
-            return asyncio.run(_serve(args, security))
+            return asyncio.run(_serve(args, security, host))
         except (TimeoutError, OSError, RuntimeError) as error:
             cause = error.__cause__ or error
             log.error("could not join the scheduler at %s (%s): is the server running, is the address right, "

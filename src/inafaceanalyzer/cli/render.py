@@ -29,8 +29,16 @@ from ..errors import MediaError, OptionsError, OutputError
 from ..export.atomic import OutputSet
 from ..export.options import BATCH_REPORT_NAME
 from ..export.table import table_stem
+from ..io.inputs import TABLE_EXTENSIONS, VIDEO_EXTENSIONS, expand_inputs
 from ..pipeline.batch import output_stem
-from .arguments import add_export_arguments, add_logging_arguments, new_parser, setup_logging
+from .arguments import (
+    add_export_arguments,
+    add_input_list_argument,
+    add_logging_arguments,
+    inputs_from_args,
+    new_parser,
+    setup_logging,
+)
 
 __all__ = ["build_parser", "main", "pair_tables_and_videos"]
 
@@ -45,12 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ina_face_render",
     )
     group = parser.add_argument_group("inputs and outputs")
-    group.add_argument("-i", dest="tables", nargs="+", required=True, metavar="TABLE",
-                       help="result tables of video engines (.csv or .parquet); <name>.tracks.csv files are "
-                       "taken as the tracks of <name>")
+    group.add_argument("-i", dest="tables", nargs="+", default=[], metavar="TABLE",
+                       help="result tables of video engines (.csv or .parquet), or directories of them (walked "
+                       "recursively, sorted, hidden files skipped); <name>.tracks.csv files are taken as the "
+                       "tracks of <name>")
+    add_input_list_argument(group, "result table")
     group.add_argument("--video", dest="videos", nargs="+", default=[], metavar="VIDEO",
-                       help="the analysed videos (paths or URLs), paired with the tables by name; needed for "
-                       "subtitles and MP4, optional for reports (thumbnails)")
+                       help="the analysed videos (paths, URLs, or directories walked for video files), paired "
+                       "with the tables by name; needed for subtitles and MP4, optional for reports (thumbnails)")
     group.add_argument("-o", dest="output", metavar="DIRECTORY", default=None,
                        help="directory of the outputs (created if missing; default: each table's directory)")
     sampling = parser.add_argument_group("the analysis' sampling (default: inferred from the table)")
@@ -99,11 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("nothing to do: ask for --ass_subtitle_export, --mp4_export and/or --html_report")
     if args.fps is not None and not args.fps > 0:
         parser.error(f"--fps must be > 0, not {args.fps}")
-    tables = [t for t in args.tables if not _is_tracks_table(Path(t))]
+    given = inputs_from_args(parser, args.tables, args.input_list, TABLE_EXTENSIONS)
+    try:
+        videos = expand_inputs(args.videos, (), VIDEO_EXTENSIONS, "--video") if args.videos else []
+    except OptionsError as error:
+        parser.error(str(error))
+    tables = [t for t in given if not _is_tracks_table(Path(t))]
     if not tables:
         parser.error("no result table among the inputs (only tracks tables)")
     try:
-        pairs = pair_tables_and_videos(tables, args.videos)
+        pairs = pair_tables_and_videos(tables, videos)
     except OptionsError as error:
         parser.error(str(error))
     if (args.ass_subtitle_export or args.mp4_export) and any(video is None for _, video in pairs):

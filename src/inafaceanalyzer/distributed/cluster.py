@@ -32,26 +32,31 @@ def start_scheduler(host: str, port: int = DEFAULT_PORT, security=None,  # type:
         port: its port; 0 takes a free one.
         security: a ``distributed.security.Security``; with
             ``require_encryption`` the scheduler speaks mutual TLS (``tls://``).
-        dashboard_port: port of the scheduler's HTTP server on ``host``
-            (Dask's dashboard, with bokeh installed); ``None`` takes a free one.
+        dashboard_port: serve the scheduler's HTTP pages (``/info``,
+            ``/metrics``; Dask's dashboard with bokeh installed) on
+            ``host:dashboard_port`` (0: a free port), in HTTPS with client
+            certificates under TLS; ``None`` (the default) serves none.
 
     Raises:
         OSError: the scheduler cannot start (address in use, unknown host).
     """
-    from distributed import LocalCluster
+    from distributed import SpecCluster
     from distributed.comm.addressing import unparse_host_port
     from distributed.security import Security
 
+    from .network import Scheduler
+
     security = security or Security()
     protocol = "tls://" if security.require_encryption else "tcp://"
-    # the scheduler's HTTP server (health, metrics; the dashboard with bokeh) listens on the host too
+    # the scheduler's HTTP server (health, metrics; the dashboard with bokeh), when asked for, on the host too
     dashboard = unparse_host_port(host, dashboard_port or 0)
+    http = dashboard_port is not None
+    options = {"host": host, "port": port, "protocol": protocol, "security": security, "http": http,
+               "dashboard_address": dashboard if http else None, "dashboard": None if http else False}
     try:
         with dask.config.set(SCHEDULER_CONFIG):
-            cluster = LocalCluster(
-                n_workers=0, host=host, scheduler_port=port, protocol=protocol, security=security,
-                dashboard_address=dashboard, processes=True,
-            )
+            cluster = SpecCluster(workers={}, scheduler={"cls": Scheduler, "options": options}, security=security,
+                                  name="inafaceanalyzer")
     except (RuntimeError, OSError) as error:
         cause: BaseException = error
         while cause.__cause__ is not None:

@@ -8,11 +8,12 @@ typo does not silently drop an output.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InaFaceAnalyzerError
@@ -39,12 +40,14 @@ class Job:
         dest_csv: the table to write.
         dest_ass: ASS subtitles to write, or ``None``.
         dest_mp4: MP4 video with the faces drawn, or ``None``.
+        line: the job's line in its job list, when read from one (for messages).
     """
 
     source_path: str
     dest_csv: str
     dest_ass: str | None = None
     dest_mp4: str | None = None
+    line: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.source_path:
@@ -56,6 +59,29 @@ class Job:
     def outputs(self) -> tuple[Path, ...]:
         """Every file the job writes."""
         return tuple(Path(p) for p in (self.dest_csv, self.dest_ass, self.dest_mp4) if p)
+
+    @property
+    def label(self) -> str:
+        """How messages name the job: its line in the job list, or its source."""
+        return f"line {self.line} ({self.source_path})" if self.line else self.source_path
+
+    def destinations(self) -> tuple[tuple[str, str], ...]:
+        """``(column, path)`` of every output the job asks for."""
+        return tuple((c, getattr(self, c)) for c in ("dest_csv", "dest_ass", "dest_mp4") if getattr(self, c))
+
+    def check_outputs(self) -> None:
+        """Refuse the job, as this machine sees its files, when an output is its source or a directory.
+
+        Raises:
+            JobListError: naming the output.
+        """
+        source = None if is_url(self.source_path) else _file_keys(self.source_path)
+        for column, path in self.destinations():
+            if source and source & _file_keys(path):
+                raise JobListError(f"{self.label}: {column} {path} is the job's source_path: it would be "
+                                   "overwritten; write the outputs elsewhere")
+            if os.path.isdir(path):
+                raise JobListError(f"{self.label}: {column} {path} is a directory; give the file to write")
 
     def is_complete(self) -> bool:
         """Whether every output already exists (the skip rule of a restarted campaign)."""
@@ -127,7 +153,7 @@ def read_jobs(path: str | os.PathLike[str]) -> list[Job]:
             for column in REQUIRED_COLUMNS:
                 if not cells[column]:
                     raise JobListError(f"{path}, line {line}: empty {column}")
-            job = Job(**{key: _resolve(value, base) if value else None for key, value in cells.items()})
+            job = Job(**{key: _resolve(value, base) if value else None for key, value in cells.items()}, line=line)
             if job in seen:
                 log.info("%s, line %d: repeats an earlier job, kept once", path, line)
                 continue
@@ -137,15 +163,54 @@ def read_jobs(path: str | os.PathLike[str]) -> list[Job]:
     return jobs
 
 
-def check_destinations(jobs: Iterable[Job]) -> None:
-    """Raise :class:`JobListError` when two jobs (or two outputs of one job) share a file."""
-    owners: dict[Path, str] = {}
-    for job in jobs:
-        for output in job.outputs:
-            key = Path(os.path.abspath(output))
-            if key in owners:
-                raise JobListError(
-                    f"{output} is an output of two jobs ({owners[key]} and {job.source_path}): "
-                    "every output must be written by one job"
-                )
-            owners[key] = job.source_path
+def _file_keys(path: str | os.PathLike[str]) -> set[tuple]:
+    """What identifies a file: its resolved path (links followed), and its device and inode when it exists
+    (hard links, other spellings of one mount)."""
+    real = os.path.realpath(path)
+    keys: set[tuple] = {("path", os.path.normcase(real))}
+    with contextlib.suppress(OSError, ValueError):
+        status = os.stat(real)
+        keys.add(("inode", status.st_dev, status.st_ino))
+    return keys
+
+
+def check_destinations(
+    jobs: Iterable[Job], extra_outputs: Callable[[Job], Iterable[tuple[str, str]]] | None = None
+) -> None:
+    """Refuse a job list in which a job would write over an input or over another output.
+
+    Every destination of every job (and ``extra_outputs``, e.g. the tracks
+    table beside a table) must differ from every job's ``source_path`` and
+    from every other destination, after resolving links (``realpath``) and,
+    for files that exist, by device and inode (hard links). Nothing runs
+    before this passes.
+
+    Raises:
+        JobListError: naming each offending row (up to 10) and the file.
+    """
+    jobs = list(jobs)
+    owners: dict[tuple, tuple[int, str]] = {}  # file -> (index of its job, column)
+    for index, job in enumerate(jobs):
+        if not is_url(job.source_path):
+            for key in _file_keys(job.source_path):
+                owners.setdefault(key, (index, "source_path"))
+    problems: list[str] = []
+    for index, job in enumerate(jobs):
+        outputs = [*job.destinations(), *(extra_outputs(job) if extra_outputs else ())]
+        for column, output in outputs:
+            keys = _file_keys(output)
+            clash = next((owners[k] for k in keys if k in owners), None)
+            if clash is None:
+                owners.update(dict.fromkeys(keys, (index, column)))
+                continue
+            other, role = clash
+            if role == "source_path":
+                where = "its own source_path" if other == index else f"the source_path of {jobs[other].label}"
+                problems.append(f"{job.label}: {column} {output} is {where}: it would be overwritten")
+            else:
+                where = f"its own {role}" if other == index else f"the {role} of {jobs[other].label}, an output of two jobs"
+                problems.append(f"{job.label}: {column} {output} is also {where}")
+    if problems:
+        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise JobListError(f"{len(problems)} output(s) of the job list would overwrite an input or another "
+                           f"output (every output must be a file of its own, not a source): {shown}")

@@ -77,7 +77,13 @@ def check_jobs(jobs: Iterable[Job], options: AnalysisOptions) -> None:
     if not options.is_video:
         raise OptionsError(f"distributed jobs analyse videos: the {options.engine} engine cannot run them")
     jobs = list(jobs)
-    check_destinations(jobs)
+    extra = None
+    if options.engine == "videotracking":  # the table of tracks goes beside each table
+        from ..tracking.engine import tracks_path
+
+        def extra(job: Job) -> list[tuple[str, str]]:
+            return [("tracks table of dest_csv", str(tracks_path(job.dest_csv)))]
+    check_destinations(jobs, extra)
 
 
 def analyze_many(

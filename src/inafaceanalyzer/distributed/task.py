@@ -35,7 +35,7 @@ from ..export.atomic import remove_stale_temporaries
 from ..options import AnalysisOptions
 from ..pipeline.analyzer import FaceAnalyzer
 from ..pipeline.batch import analyze_video_to_files
-from .jobs import Job
+from .jobs import Job, JobListError
 from .record import JobRecord
 
 __all__ = [
@@ -162,6 +162,11 @@ def run_job(
     if version != __version__:
         raise JobError(job.source_path, f"worker {worker} runs inafaceanalyzer {__version__}, the server "
                        f"{version}: install the same version everywhere", worker, 0.0)
+    try:
+        job.check_outputs()  # on this worker's file system, where links and mounts may differ
+    except JobListError as error:
+        log.error("%s", error)
+        return JobRecord(job, "failed", worker, time.perf_counter() - started, error=str(error))
     if job.is_complete():
         return JobRecord(job, "skipped", worker, time.perf_counter() - started)
     try:

@@ -17,6 +17,13 @@ The page needs no login: keep the default host (127.0.0.1) and reach it
 from elsewhere through SSH port forwarding (``ssh -L 8765:127.0.0.1:8765
 server``). Requests whose ``Host`` is not this machine's loopback name or
 the bound host are refused, which defeats DNS rebinding.
+
+Connections are bounded, so that idle or slow clients cannot exhaust the
+process: a connection costs no thread until its first byte arrives (at
+most ``max_pending`` such connections are kept, the oldest closed first,
+each for ``idle_timeout`` seconds); then one thread serves it, at most
+``max_connections`` at once (the next get ``503 Service Unavailable``), and
+every socket read or write that waits longer than ``idle_timeout`` ends it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from __future__ import annotations
 import http.server
 import json
 import logging
+import selectors
+import socket
 import threading
 import time
 import urllib.parse
@@ -44,6 +53,112 @@ _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _MAX_POLL_S = 30.0
 #: Most statistics events per second.
 _MAX_EVENTS_PER_S = 5.0
+#: Connections served at once (each a thread: the page, its event stream, frame polls; a browser opens up to 6).
+MAX_CONNECTIONS = 32
+#: Connections accepted that have sent nothing yet (they cost no thread).
+MAX_PENDING = 256
+#: Seconds a client may stay silent (before its request, between requests) or leave a write blocked.
+IDLE_TIMEOUT_S = 10.0
+
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 22\r\n"
+         b"Retry-After: 2\r\nConnection: close\r\n\r\ntoo many connections\r\n")
+
+
+class _BoundedServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server with a bound on threads and on connections that have not spoken yet."""
+
+    daemon_threads = True
+    request_queue_size = 128  # the listen() backlog: bursts of connections wait there, not in SYN retries
+
+    def __init__(self, address: tuple[str, int], handler: type, max_connections: int, max_pending: int,
+                 idle_timeout: float) -> None:
+        self.max_pending = max_pending
+        self.idle_timeout = idle_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        super().__init__(address, handler)
+
+    def serve(self, poll_interval: float = 0.2) -> None:
+        """Accept connections and hand each to a thread once it has sent something, until :meth:`stop`."""
+        pending: dict[socket.socket, tuple[float, object]] = {}  # oldest first
+        selector = selectors.DefaultSelector()
+        selector.register(self.socket, selectors.EVENT_READ)
+
+        def drop(conn: socket.socket) -> None:
+            selector.unregister(conn)
+            del pending[conn]
+            self.shutdown_request(conn)
+
+        try:
+            while not self._stop.is_set():
+                for key, _ in selector.select(poll_interval):
+                    if key.fileobj is self.socket:
+                        for conn, address in self._accept_all():
+                            if len(pending) >= self.max_pending:
+                                drop(next(iter(pending)))
+                            pending[conn] = (time.monotonic(), address)
+                            selector.register(conn, selectors.EVENT_READ)
+                    else:
+                        conn = key.fileobj  # type: ignore[assignment]
+                        address = pending[conn][1]
+                        selector.unregister(conn)
+                        del pending[conn]
+                        self._dispatch(conn, address)
+                deadline = time.monotonic() - self.idle_timeout
+                for conn in [c for c, (since, _) in pending.items() if since < deadline]:
+                    drop(conn)
+        finally:
+            for conn in list(pending):
+                drop(conn)
+            selector.close()
+            self._stopped.set()
+
+    def _accept_all(self) -> list[tuple[socket.socket, object]]:
+        """Every connection waiting in the backlog."""
+        accepted = []
+        self.socket.setblocking(False)
+        try:
+            while True:
+                try:
+                    conn, address = self.socket.accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as error:  # out of file descriptors...: try again at the next select
+                    log.debug("accept failed: %s", error)
+                    break
+                conn.setblocking(True)
+                accepted.append((conn, address))
+        finally:
+            self.socket.setblocking(True)
+        return accepted
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._stopped.wait(timeout)
+
+    def _dispatch(self, conn: socket.socket, address: object) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.debug("%s refused: %s", address, "too many connections")
+            try:
+                conn.settimeout(1.0)
+                conn.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(conn)
+            return
+        try:
+            self.process_request(conn, address)
+        except BaseException:
+            self._slots.release()
+            self.shutdown_request(conn)
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class LiveServer:
@@ -53,19 +168,22 @@ class LiveServer:
         views: the published annotated frames.
         stats: returns the JSON-ready ``{"source": ..., "stats": ...}`` dict.
         host, port: where to listen (``port=0``: any free port).
+        max_connections: connections served at once; more get 503.
+        max_pending: connections kept that have sent nothing yet.
+        idle_timeout: seconds a client may stay silent or leave a write blocked.
 
     Raises:
         OSError: the address cannot be bound (port in use...).
     """
 
     def __init__(self, views: LatestSlot[View], stats: Callable[[], dict[str, Any]],
-                 host: str = "127.0.0.1", port: int = 8765) -> None:
+                 host: str = "127.0.0.1", port: int = 8765, *, max_connections: int = MAX_CONNECTIONS,
+                 max_pending: int = MAX_PENDING, idle_timeout: float = IDLE_TIMEOUT_S) -> None:
         self.views = views
         self.stats = stats
         self.closing = threading.Event()
-        handler = type("_BoundHandler", (_Handler,), {"live": self})
-        self._server = http.server.ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        handler = type("_BoundHandler", (_Handler,), {"live": self, "timeout": idle_timeout})
+        self._server = _BoundedServer((host, port), handler, max_connections, max_pending, idle_timeout)
         self.host = host
         self.port = int(self._server.server_address[1])
         self._allowed_hosts = set(_LOOPBACK_NAMES) | {host.lower()}
@@ -81,7 +199,7 @@ class LiveServer:
     def start(self) -> LiveServer:
         """Serve from a background thread."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.2,), name="live-http",
+            self._thread = threading.Thread(target=self._server.serve, args=(0.2,), name="live-http",
                                             daemon=True)
             self._thread.start()
         return self
@@ -92,7 +210,7 @@ class LiveServer:
             return
         self.closing.set()
         if self._thread is not None:
-            self._server.shutdown()
+            self._server.stop()
             self._thread.join(timeout=5)
         self._server.server_close()
 

@@ -12,6 +12,7 @@ import datetime as _dt
 import html
 import logging
 import os
+import urllib.parse
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +30,7 @@ from . import charts
 from .summary import GENDERS, VideoData, VideoSummary
 from .thumbnails import crop_thumbnail, grab_frames
 
-__all__ = ["write_batch_report", "write_video_report"]
+__all__ = ["relative_href", "write_batch_report", "write_video_report"]
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +250,23 @@ def write_video_report(path: str | os.PathLike[str], data: VideoData, thumbnails
     return s
 
 
+def relative_href(target: str | os.PathLike[str], base: str | os.PathLike[str] | None = None) -> str:
+    """The ``href`` of a local file, relative to the directory ``base`` (the page's own; default: none).
+
+    Every path segment is percent-encoded (``#``, ``?``, ``%``, ``:``, quotes,
+    spaces, ``<``, non-ASCII...) and the result starts with ``./`` (or
+    ``../``), so that it can only be read as a relative path: never as a
+    scheme such as ``javascript:``, a fragment or a query. Escape it with
+    :func:`html.escape` like any attribute value.
+    """
+    target = os.fspath(target)
+    if base is not None and os.path.isabs(target):
+        target = os.path.relpath(target, os.fspath(base))
+    parts = [part for part in target.replace(os.sep, "/").split("/") if part not in ("", ".")]
+    quoted = "/".join(urllib.parse.quote(part, safe="") for part in parts)
+    return quoted if quoted.startswith("../") else "./" + quoted
+
+
 def write_batch_report(path: str | os.PathLike[str], summaries: Sequence[VideoSummary], title: str = "Batch") -> None:
     """Write the report of a batch of videos (atomically): totals, charts, one row per video."""
     detections = {g: sum(s.detections.get(g, 0) for s in summaries) for g in GENDERS}
@@ -262,7 +280,8 @@ def write_batch_report(path: str | os.PathLike[str], summaries: Sequence[VideoSu
     rows = []
     for s in summaries:
         name = html.escape(s.name)
-        link = f"<a href=\"{html.escape(s.report)}\">{name}</a>" if s.report else name
+        href = relative_href(s.report, Path(path).resolve().parent) if s.report else None
+        link = f"<a href=\"{html.escape(href)}\">{name}</a>" if href else name
         total_secs = sum(s.face_seconds.values())
         rows.append(
             f"<tr data-video=\"{name}\"><td>{link}</td><td>{s.duration_s:,.1f}</td>"
