@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..export.overlay import gender_column
 from ..export.render import Sampling, resolve_analysed_frames
-from ..export.table import TABLE_FORMATS, read_table, table_stem
+from ..export.table import find_tracks_file, read_table, table_stem
 from ..export.timeline import AnalysedFrames, VideoTiming, read_timing
 
 __all__ = [
@@ -119,24 +119,9 @@ class VideoData:
     notes: list[str] = field(default_factory=list)
 
 
-def find_tracks_file(table_path: str | os.PathLike[str]) -> Path | None:
-    """``<name>.tracks.csv`` (or ``.tracks.parquet``) beside the table ``<name>.csv``, if any."""
-    table_path = Path(table_path)
-    stem = table_stem(table_path)
-    for suffix in TABLE_FORMATS.values():
-        candidate = table_path.with_name(f"{stem}.tracks{suffix}")
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def _row_holds(times: np.ndarray, analysed: AnalysedFrames) -> np.ndarray:
     """Seconds each row is shown: from its frame to the next analysed frame."""
-    if not len(times):
-        return np.zeros(0)
-    unique = np.unique(times)
-    ends = analysed.hold_ends(unique)
-    return ends[np.searchsorted(unique, times)] - times
+    return analysed.hold_durations(times)
 
 
 def _tracks_from_file(tracks: pd.DataFrame) -> pd.DataFrame:

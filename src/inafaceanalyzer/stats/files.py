@@ -1,0 +1,126 @@
+"""Results tables in, statistics table out: the files side of :mod:`inafaceanalyzer.stats`.
+
+- :func:`stats_inputs` reads results tables (CSV or Parquet) with the table
+  of tracks found beside each; the analysed frames are those the sampling
+  gives (:func:`~inafaceanalyzer.export.render.resolve_analysed_frames`:
+  inferred from the table when the source is not given);
+- :func:`read_groups` reads a user's CSV that maps each video to a group;
+- :func:`write_statistics` writes the table (CSV or Parquet, complete or
+  absent) and its metadata as ``<name>.meta.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..export.atomic import atomic_path
+from ..export.table import find_tracks_file, read_table, table_stem
+from .table import StatsInput
+
+__all__ = ["DERIVED_SUFFIXES", "is_results_table", "read_groups", "stats_inputs", "write_statistics"]
+
+log = logging.getLogger(__name__)
+
+#: Tables written beside a results table that are not results tables themselves.
+DERIVED_SUFFIXES = (".tracks", ".stats", ".people")
+
+
+def is_results_table(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` may be a results table (not a tracks, stats or people table; not ``batch.stats``)."""
+    return not table_stem(path).endswith(DERIVED_SUFFIXES)
+
+
+def stats_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[StatsInput]:
+    """The results tables at ``paths``, each with its tracks table when one is beside it.
+
+    Raises:
+        ValueError: a file is not a results table (named).
+        OSError: a file cannot be read.
+    """
+    inputs = []
+    for path in paths:
+        path = Path(path)
+        try:
+            frames = read_table(path)
+        except (ValueError, pd.errors.ParserError) as error:
+            raise ValueError(f"{path}: not a results table: {error}") from error
+        if "bbox" not in frames.columns and "filename" not in frames.columns:
+            raise ValueError(f"{path}: not a results table (no bbox or filename column)")
+        tracks_file = find_tracks_file(path)
+        tracks = read_table(tracks_file) if tracks_file is not None else None
+        inputs.append(StatsInput(table_stem(path), frames, tracks))
+    return inputs
+
+
+def read_groups(path: str | os.PathLike[str], column: str | None = None) -> tuple[dict[str, str], str]:
+    """The group of each video from a CSV: its first column names the video, ``column`` the group.
+
+    The video is named as its table (``out/clip.csv`` -> ``clip``); a file
+    name or path with an extension is accepted too. ``column`` defaults to
+    the second column.
+
+    Returns:
+        the mapping, and the group column's name.
+
+    Raises:
+        ValueError: the file has no such column, or names a video twice with different groups.
+    """
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ValueError(f"{path}: cannot read the groups file: {error}") from error
+    if table.shape[1] < 2:
+        raise ValueError(f"{path}: a groups file needs a video column and a group column")
+    column = column or table.columns[1]
+    if column not in table.columns:
+        raise ValueError(f"{path}: no column {column!r} (columns: {', '.join(table.columns)})")
+    mapping: dict[str, str] = {}
+    for video, group in zip(table.iloc[:, 0], table[column], strict=True):
+        name = Path(os.path.basename(video.strip())).stem if "." in os.path.basename(video) else video.strip()
+        if mapping.get(name, group) != group:
+            raise ValueError(f"{path}: {name} is in two groups ({mapping[name]!r} and {group!r})")
+        mapping[name] = group
+    return mapping, column
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def meta_path(path: str | os.PathLike[str]) -> Path:
+    """``out/clip.stats.csv`` -> ``out/clip.stats.meta.json``."""
+    path = Path(path)
+    return path.with_name(f"{table_stem(path)}.meta.json")
+
+
+def write_statistics(table: pd.DataFrame, path: str | os.PathLike[str], **meta) -> Path:
+    """Write the statistics table (Parquet for ``.parquet``, else CSV) and ``<name>.meta.json`` beside it.
+
+    Both are written under temporary names and renamed once complete.
+    ``meta`` adds entries to the sidecar (e.g. the inputs).
+    """
+    path = Path(path)
+    document = {"generator": f"inafaceanalyzer {__version__}", **_jsonable(dict(table.attrs)), **_jsonable(meta)}
+    with atomic_path(meta_path(path)) as temporary:
+        temporary.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    with atomic_path(path) as temporary:
+        if path.suffix.lower() == ".parquet":
+            plain = table.copy()
+            plain.attrs = {}
+            plain.to_parquet(temporary, index=False)
+        else:
+            table.to_csv(temporary, index=False, float_format="%.6g")
+    return path
