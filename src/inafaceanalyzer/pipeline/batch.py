@@ -22,7 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import MediaError, OptionsError
-from ..export.options import BATCH_REPORT_NAME, ExportOptions
+from ..export.options import BATCH_REPORT_NAME, BATCH_STATS_STEM, ExportOptions
 from ..export.table import open_table_writer
 from ..io import is_url
 from ..options import AnalysisOptions
@@ -154,6 +154,8 @@ def analyze_video_to_files(
     ass_path: Path | None = None,
     mp4_path: Path | None = None,
     report_path: Path | None = None,
+    stats_path: Path | None = None,
+    stats_runs: list | None = None,
 ) -> int:
     """Analyse one video and write its table at ``destination`` (and the files beside it).
 
@@ -167,6 +169,8 @@ def analyze_video_to_files(
         ass_path: also write ASS subtitles that draw the faces there.
         mp4_path: also write the video with the faces drawn there (H.264 MP4).
         report_path: also write the video's HTML report there.
+        stats_path: also write the video's statistics table there
+            (:mod:`inafaceanalyzer.stats`); ``stats_runs`` collects what the batch's needs.
 
     Returns:
         the number of face rows written.
@@ -197,6 +201,13 @@ def analyze_video_to_files(
     analysis.write_extras(destination)
     if ass_path is not None or mp4_path is not None or report_path is not None:
         _write_exports(source, destination, analysed, ass_path, mp4_path, report_path, progress)
+    if stats_path is not None:
+        from ..stats.files import write_video_statistics
+
+        run = write_video_statistics(output_stem(source), destination, analysed, analysis.info.duration, stats_path,
+                                     classifier=options.classifier)
+        if stats_runs is not None:
+            stats_runs.append(run)
     return writer.rows_written
 
 
@@ -239,7 +250,9 @@ def _run_videos(
     paths = video_output_paths(inputs, directory, exports.table_suffix)
     if exports.html_report and any(output_stem(source) + ".html" == BATCH_REPORT_NAME for source in inputs):
         raise OptionsError(f"an input's report would be {BATCH_REPORT_NAME}, the batch report: rename the input")
-    summaries = []
+    if exports.stats and any(output_stem(source) == BATCH_STATS_STEM for source in inputs):
+        raise OptionsError(f"an input's statistics would be {BATCH_STATS_STEM}, the batch's: rename the input")
+    summaries, stats_runs = [], []
     for number, source in enumerate(inputs, start=1):
         destination = paths[source]
         outputs = exports.video_outputs(directory, output_stem(source))
@@ -248,6 +261,7 @@ def _run_videos(
             rows = analyze_video_to_files(
                 source, destination, options, analyzer, progress, label=f"[{number}/{len(inputs)}] {output_stem(source)}",
                 ass_path=outputs.ass, mp4_path=outputs.mp4, report_path=outputs.report,
+                stats_path=outputs.stats, stats_runs=stats_runs,
             )
         except MediaError as error:
             report.fail(source, error.reason)
@@ -265,6 +279,14 @@ def _run_videos(
                 summaries.append(_summary(source, destination, options, outputs.report))
             except (MediaError, OSError, ValueError) as error:
                 log.warning("%s: left out of the batch report: %s", source, error)
+    if stats_runs:
+        from ..stats.files import write_batch_statistics
+
+        target = directory / f"{BATCH_STATS_STEM}{exports.table_suffix}"
+        try:
+            write_batch_statistics(stats_runs, target, options.classifier)
+        except (OSError, ValueError) as error:
+            report.fail(str(target), f"cannot write: {getattr(error, 'strerror', None) or error}")
     if exports.html_report and len(inputs) > 1 and summaries:
         from ..report import write_batch_report
 

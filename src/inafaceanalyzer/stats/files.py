@@ -15,6 +15,8 @@ import json
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
@@ -22,9 +24,21 @@ import pandas as pd
 from .. import __version__
 from ..export.atomic import atomic_path
 from ..export.table import find_tracks_file, read_table, table_stem
-from .table import StatsInput
+from ..export.timeline import AnalysedFrames
+from .correction import default_error_rates
+from .table import StatsInput, batch_statistics
 
-__all__ = ["DERIVED_SUFFIXES", "is_results_table", "read_groups", "stats_inputs", "write_statistics"]
+__all__ = [
+    "DERIVED_SUFFIXES",
+    "AnalysedTable",
+    "is_results_table",
+    "meta_path",
+    "read_groups",
+    "stats_inputs",
+    "write_batch_statistics",
+    "write_statistics",
+    "write_video_statistics",
+]
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +138,39 @@ def write_statistics(table: pd.DataFrame, path: str | os.PathLike[str], **meta) 
         else:
             table.to_csv(temporary, index=False, float_format="%.6g")
     return path
+
+
+@dataclass(frozen=True)
+class AnalysedTable:
+    """A results table written by a run, and the frames that run analysed (to count again later)."""
+
+    name: str
+    table: Path
+    analysed: AnalysedFrames
+
+    def load(self) -> StatsInput:
+        tracks_file = find_tracks_file(self.table)
+        tracks = read_table(tracks_file) if tracks_file is not None else None
+        return StatsInput(self.name, read_table(self.table), tracks, self.analysed)
+
+
+def write_video_statistics(
+    name: str, table: Path, analysed: Sequence[float], end: Fraction | float | None, path: Path,
+    classifier: str = "CydralGenderAge",
+) -> AnalysedTable:
+    """Write the statistics of one analysed video (the batch's ``--stats``), from its table.
+
+    ``analysed``: the times of every analysed frame; ``end``: the video's end
+    (the last analysed frame holds until then).
+    """
+    end_s = float(end) if end is not None else (max(analysed) if len(analysed) else 0.0)
+    item = AnalysedTable(name, Path(table), AnalysedFrames.from_times(list(analysed), end_s))
+    stats = batch_statistics([item.load()], None, total=False, error_rates=default_error_rates(classifier))
+    write_statistics(stats, path, inputs=[str(table)])
+    return item
+
+
+def write_batch_statistics(items: Sequence[AnalysedTable], path: Path, classifier: str = "CydralGenderAge") -> Path:
+    """Write the statistics of a run's videos together (``batch.stats.csv``): each video, and all."""
+    stats = batch_statistics([item.load() for item in items], None, error_rates=default_error_rates(classifier))
+    return write_statistics(stats, path, inputs=[str(item.table) for item in items])
