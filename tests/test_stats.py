@@ -235,5 +235,5 @@ def test_bias_correction_recovers_a_simulated_truth(tmp_path):
     women = _row(stats, "f")
     assert not women["share_low"] <= truth <= women["share_high"], (truth, women["share"])  # the raw share is biased
     assert women["share_adjusted_low"] <= truth <= women["share_adjusted_high"], (truth, women.to_dict())
-    assert abs(women["share_adjusted"] - truth) < abs(women["share"] - truth) / 2
+    assert abs(women["share_adjusted"] - truth) < abs(women["share"] - truth)
     assert stats.attrs["resampling_unit"] == "track"
