@@ -199,8 +199,6 @@ def analyze_video_to_files(
             analysed.append(float(result.time_s or 0.0))
             bar.update(1)
     analysis.write_extras(destination)
-    if ass_path is not None or mp4_path is not None or report_path is not None:
-        _write_exports(source, destination, analysed, ass_path, mp4_path, report_path, progress)
     if stats_path is not None:
         from ..stats.files import write_video_statistics
 
@@ -208,6 +206,8 @@ def analyze_video_to_files(
                                      classifier=options.classifier)
         if stats_runs is not None:
             stats_runs.append(run)
+    if ass_path is not None or mp4_path is not None or report_path is not None:
+        _write_exports(source, destination, analysed, ass_path, mp4_path, report_path, progress)
     return writer.rows_written
 
 

@@ -29,6 +29,7 @@ from ..export.overlay import gender_column
 from ..export.render import Sampling, resolve_analysed_frames
 from ..export.table import find_tracks_file, read_table, table_stem
 from ..export.timeline import AnalysedFrames, VideoTiming, read_timing
+from ..stats import face_statistics
 
 __all__ = [
     "AGE_BUCKETS",
@@ -80,6 +81,8 @@ class VideoSummary:
         face_seconds_from: ``"tracks"`` or ``"frames"`` (see the module's doc).
         ages: counts per age bucket by gender (of tracks when tracked, else of detections).
         report: file name of the video's own report, when written.
+        stats: the video's statistics table (:func:`inafaceanalyzer.stats.face_statistics`:
+            shares of reliable faces' screen time by age band, with intervals).
     """
 
     name: str
@@ -91,6 +94,7 @@ class VideoSummary:
     face_seconds_from: str
     ages: dict[str, list[int]]
     report: str | None = None
+    stats: pd.DataFrame | None = None
 
     @property
     def age_unit(self) -> str:
@@ -183,6 +187,7 @@ def video_data(
     table = table.reset_index(drop=True).copy()
     if "time_s" not in table.columns:
         raise ValueError(f"{name}: not a video results table (no time_s column)")
+    stats = face_statistics(table, tracks, analysed=analysed, name=name)
     times = pd.to_numeric(table["time_s"], errors="coerce").to_numpy(np.float64)
     table["gender"] = gender_column(table).to_numpy()
     age = next((table[c] for c in ("age_label_avg", "age_label") if c in table.columns), None)
@@ -219,6 +224,7 @@ def video_data(
         face_seconds=face_seconds,
         face_seconds_from=source_of_time,
         ages=ages,
+        stats=stats,
     )
     return VideoData(summary, table, track_table, analysed, source, notes)
 
