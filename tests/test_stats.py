@@ -237,3 +237,22 @@ def test_bias_correction_recovers_a_simulated_truth(tmp_path):
     assert women["share_adjusted_low"] <= truth <= women["share_adjusted_high"], (truth, women.to_dict())
     assert abs(women["share_adjusted"] - truth) < abs(women["share"] - truth)
     assert stats.attrs["resampling_unit"] == "track"
+
+
+def test_image_engine_counts_faces(tmp_path):
+    from .conftest import FAMILY, INDIA
+
+    table = tmp_path / "faces.parquet"
+    report = run_batch([str(INDIA), str(FAMILY)], table, AnalysisOptions(engine="image"),
+                       exports=ExportOptions(stats=True, table_format="parquet"))
+    assert report.ok, report.failures
+    faces = pd.read_parquet(table)
+    stats = pd.read_parquet(tmp_path / "faces.stats.parquet")
+    everyone = _row(stats, "all")
+    assert (stats["measure"] == "faces").all() and stats["face_seconds"].isna().all()
+    assert everyone["n_faces"] == faces["reliable"].sum() and everyone["unreliable_faces"] == (~faces["reliable"]).sum()
+    assert everyone["resampling_unit"] == "image" and everyone["n_units"] == 2
+    women = _row(stats, "f")
+    reliable = faces[faces["reliable"]]
+    assert women["share"] == pytest.approx((reliable["sex_label"] == "f").mean())
+    assert json.loads((tmp_path / "faces.stats.meta.json").read_text())["measure"] == "faces"

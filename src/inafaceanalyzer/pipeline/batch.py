@@ -139,6 +139,13 @@ def run_batch(
         _run_videos(inputs, Path(output), options, analyzer, report, progress, exports)
     else:
         _run_images(inputs, Path(output), options, analyzer, report, progress)
+        if exports.stats and report.outputs:
+            from ..stats.files import write_image_statistics
+
+            try:
+                write_image_statistics(report.outputs[0], options.classifier)
+            except (OSError, ValueError) as error:
+                report.fail(str(output), f"cannot write its statistics: {getattr(error, 'strerror', None) or error}")
     report.seconds = time.perf_counter() - started
     return report
 

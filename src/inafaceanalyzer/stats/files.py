@@ -36,6 +36,7 @@ __all__ = [
     "read_groups",
     "stats_inputs",
     "write_batch_statistics",
+    "write_image_statistics",
     "write_statistics",
     "write_video_statistics",
 ]
@@ -174,3 +175,16 @@ def write_batch_statistics(items: Sequence[AnalysedTable], path: Path, classifie
     """Write the statistics of a run's videos together (``batch.stats.csv``): each video, and all."""
     stats = batch_statistics([item.load() for item in items], None, error_rates=default_error_rates(classifier))
     return write_statistics(stats, path, inputs=[str(item.table) for item in items])
+
+
+def write_image_statistics(table: Path, classifier: str = "CydralGenderAge") -> Path:
+    """Write the statistics of an image engine's table beside it: ``faces.csv`` -> ``faces.stats.csv``.
+
+    Image tables count faces (``measure`` ``faces``), each image a unit.
+    """
+    table = Path(table)
+    stem = table_stem(table)
+    suffix = table.name[len(stem):] or ".csv"
+    stats = batch_statistics([StatsInput(stem, read_table(table))], None, total=False,
+                             error_rates=default_error_rates(classifier))
+    return write_statistics(stats, table.with_name(f"{stem}.stats{suffix}"), inputs=[str(table)])
