@@ -203,6 +203,7 @@ def test_reports_show_the_statistics_table(batch, chromium, tmp_path):
             stats = stats[stats.group == group]
         dom = open_in_chromium(chromium, page, tmp_path / "profile")
         shown, cells = shown_stats(dom), totals(dom)
+        assert (stats.resampling_unit == "time_block").all()  # --engine video: blocks of time, not frames
         women = stats[stats.gender == "f"].set_index("age_group")
         assert set(women.index) == {"all", "0-19", "20-34", "35-49", "50-64", "65+"}
         for band, row in women.iterrows():

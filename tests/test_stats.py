@@ -256,3 +256,13 @@ def test_image_engine_counts_faces(tmp_path):
     reliable = faces[faces["reliable"]]
     assert women["share"] == pytest.approx((reliable["sex_label"] == "f").mean())
     assert json.loads((tmp_path / "faces.stats.meta.json").read_text())["measure"] == "faces"
+
+
+def test_a_video_without_faces_gives_zeros_and_no_shares():
+    from inafaceanalyzer import COLUMNS
+    from inafaceanalyzer.export.timeline import AnalysedFrames
+
+    empty = pd.DataFrame(columns=list(COLUMNS["video"]))
+    stats = face_statistics(empty, analysed=AnalysedFrames.from_times([0.0, 0.5, 1.0], 1.5), name="empty")
+    assert len(stats) == 3 * 6 and (stats["face_seconds"] == 0).all() and stats["share"].isna().all()
+    assert (stats["resampling_unit"] == "time_block").all() and (stats["n_units"] == 0).all()

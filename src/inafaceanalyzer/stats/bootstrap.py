@@ -30,7 +30,7 @@ def resampled_sums(
     ``resamples`` rows. With no unit, every sum is 0.
     """
     units = values.shape[0]
-    flat = values.reshape(units, -1)
+    flat = values.reshape(units, int(np.prod(values.shape[1:])))
     done = 0
     while done < resamples:
         size = min(_CHUNK, resamples - done)

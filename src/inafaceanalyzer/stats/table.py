@@ -163,7 +163,10 @@ def _group_rows(
     reliable = faces["reliable"].to_numpy(bool)
     weight = faces["weight"].to_numpy(np.float64)
     p_female = faces["p_female"].to_numpy(np.float64)
-    unit_codes, unit_index = np.unique(faces["unit"].to_numpy(str), return_inverse=True) if len(faces) else ([], [])
+    if len(faces):
+        unit_codes, unit_index = np.unique(faces["unit"].to_numpy(str), return_inverse=True)
+    else:
+        unit_codes, unit_index = np.zeros(0, str), np.zeros(0, np.int64)
     n_units = len(unit_codes)
 
     # per unit, sums of: women's and men's time per (band, cell); p(woman)-weighted time and time per band
@@ -208,7 +211,8 @@ def _group_rows(
 
     rng = np.random.default_rng(seed)
     samples: list[list[np.ndarray]] = [[], [], [], []]
-    stacked = np.concatenate([women.reshape(n_units, -1), men.reshape(n_units, -1), expected, timed], axis=1)
+    stacked = np.concatenate([women.reshape(n_units, B1 * n_cells), men.reshape(n_units, B1 * n_cells), expected, timed],
+                             axis=1)
     sizes = [B1 * n_cells, B1 * n_cells, B1, B1]
     for sums in resampled_sums(stacked, resamples, rng):
         parts = np.split(sums, np.cumsum(sizes)[:-1], axis=1)
