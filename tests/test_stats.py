@@ -100,7 +100,7 @@ def test_talking_heads_share_of_women_matches_the_truth(talking_heads):
     assert women["face_seconds"] + men["face_seconds"] == pytest.approx(everyone["face_seconds"])
     meta = json.loads((out / "heads.stats.meta.json").read_text())
     assert meta["resampling_unit"] == "track" and meta["resamples"] == 1000
-    assert "in-sample" in meta["error_rates"]["method"]
+    assert "cross-validation" in meta["error_rates"]["method"]
     assert (out / "batch.stats.csv").is_file()
 
 

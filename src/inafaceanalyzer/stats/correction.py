@@ -163,6 +163,14 @@ def load_error_rates(path: str | os.PathLike[str], min_faces: int = MIN_FACES) -
 
 
 def default_error_rates(classifier: str = "CydralGenderAge") -> ErrorRates | None:
-    """The rates shipped with ``classifier``, or ``None`` when it has none."""
+    """The rates shipped with ``classifier`` (sha256 checked when registered), or ``None`` when it has none.
+
+    Raises:
+        ModelIntegrityError: the shipped file differs from the registered one.
+    """
+    from ..models import model_path, registry
+
     path = error_rates_path(classifier)
+    if path.name in registry():
+        path = model_path(path.name)
     return load_error_rates(path) if path.is_file() else None
