@@ -225,3 +225,18 @@ def test_reports_show_the_statistics_table(batch, chromium, tmp_path):
     assert len(list(batch.glob("*.js"))) == 1  # one plotly.js for the folder
     unreliable = pd.read_csv(batch / (HAMILTON.stem + ".csv")).reliable.eq(False).any()
     assert unreliable, "the Hamilton clip has unreliable faces at --fps 2: the reliable-only figures differ"
+
+
+def test_track_bars_run_to_the_end_of_their_last_period_and_donut_labels_never_overlap():
+    from inafaceanalyzer.report import charts
+
+    # as the tracking engine writes them: end_s is the last frame's time, duration_s runs to the next period
+    tracks = pd.DataFrame({"face_id": [0, 1], "start_s": [0.0, 9.0], "end_s": [3.8, 9.8], "duration_s": [4.0, 1.0],
+                           "gender": ["f", "m"], "age": [30.0, 40.0]})
+    figure = charts.tracks_figure(tracks, duration_s=9.9)
+    ends = {bar.y[i]: bar.base[i] + bar.x[i] for bar in figure.data for i in range(len(bar.y))}
+    assert ends == {"#0": pytest.approx(4.0), "#1": pytest.approx(10.0)}
+    assert figure.layout.xaxis.range[1] >= 10.0  # the last bar is not cut at the video's stated end
+    donuts = charts.share_figure([("detections", {"f": 1, "m": 99}), ("screen time", {"f": 50.0, "m": 50.0})])
+    assert donuts.layout.uniformtext.mode == "hide"  # a label that does not fit its slice is hidden, not overlapped
+    assert all(pie.textposition == "inside" for pie in donuts.data)

@@ -97,12 +97,14 @@ def read_groups(path: str | os.PathLike[str], column: str | None = None) -> tupl
     if column not in table.columns:
         raise ValueError(f"{path}: no column {column!r} (columns: {', '.join(table.columns)})")
     mapping: dict[str, str] = {}
+    aliases: dict[str, str] = {}
     for video, group in zip(table.iloc[:, 0], table[column], strict=True):
-        name = Path(os.path.basename(video.strip())).stem if "." in os.path.basename(video) else video.strip()
+        name = os.path.basename(video.strip())
         if mapping.get(name, group) != group:
             raise ValueError(f"{path}: {name} is in two groups ({mapping[name]!r} and {group!r})")
         mapping[name] = group
-    return mapping, column
+        aliases.setdefault(Path(name).stem, group)  # clip.mp4 names the table clip.csv
+    return {**aliases, **mapping}, column
 
 
 def _jsonable(value):
