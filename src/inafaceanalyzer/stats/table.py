@@ -28,6 +28,7 @@ confidence, age bands, error rates used and their pooling).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -124,24 +125,12 @@ def _faces(item: StatsInput) -> tuple[pd.DataFrame, str]:
 
 
 def _quantiles(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of each column (bands without faces are all NaN: silently NaN)."""
     tail = 50.0 * (1.0 - confidence)
-    with np.errstate(invalid="ignore"), _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         low, high = np.nanpercentile(samples, [tail, 100.0 - tail], axis=0)
     return low, high
-
-
-class _quiet:
-    """Silence numpy's all-NaN slice warnings (bands without faces)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._w.__exit__(*exc)
 
 
 def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
