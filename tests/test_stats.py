@@ -266,3 +266,21 @@ def test_a_video_without_faces_gives_zeros_and_no_shares():
     stats = face_statistics(empty, analysed=AnalysedFrames.from_times([0.0, 0.5, 1.0], 1.5), name="empty")
     assert len(stats) == 3 * 6 and (stats["face_seconds"] == 0).all() and stats["share"].isna().all()
     assert (stats["resampling_unit"] == "time_block").all() and (stats["n_units"] == 0).all()
+
+
+def test_people_are_resampled_when_identities_exist():
+    """With a person_id column (people linked across shots), the unit is the person and people are counted."""
+    from inafaceanalyzer.export.timeline import AnalysedFrames
+
+    rows = []
+    for track, person, gender in ((0, 0, "f"), (1, 1, "m"), (2, 0, "f"), (3, 2, "m"), (4, 0, "f")):
+        for k in range(10):
+            rows.append({"frame": 0, "bbox": "(0, 0, 120, 120)", "face_id": track, "person_id": person,
+                         "time_s": round(track * 2 + k * 0.2, 1), "sex_label_avg": gender, "age_label_avg": 40.0,
+                         "sex_decfunc_avg": -3.0 if gender == "f" else 3.0, "face_size": 120.0, "reliable": True})
+    analysed = AnalysedFrames.from_times(np.round(np.arange(0, 10, 0.2), 1), 10.0)
+    stats = face_statistics(pd.DataFrame(rows), analysed=analysed)
+    women = _row(stats, "f")
+    assert (women["resampling_unit"], women["n_units"], women["n_people"], women["n_tracks"]) == ("person", 3, 1, 3)
+    assert women["share"] == pytest.approx(0.6)
+    assert stats.attrs["resampling_unit"] == "person"
