@@ -211,10 +211,10 @@ def analyze_video_to_files(
 
         run = write_video_statistics(output_stem(source), destination, analysed, analysis.info.duration, stats_path,
                                      classifier=options.classifier)
-        if stats_runs is not None:
-            stats_runs.append(run)
     if ass_path is not None or mp4_path is not None or report_path is not None:
         _write_exports(source, destination, analysed, ass_path, mp4_path, report_path, progress)
+    if stats_path is not None and stats_runs is not None:
+        stats_runs.append(run)  # once every output of the video is written
     return writer.rows_written
 
 
