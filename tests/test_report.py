@@ -77,9 +77,11 @@ def chart(dom: str, div_id: str) -> str:
 
 
 def assert_offline(page: Path) -> None:
+    """Nothing from the network: the only script loaded is plotly.js, from the page's own folder."""
     text = page.read_text(encoding="utf-8")
-    assert "<script src=" not in text and '<link rel="stylesheet" href="http' not in text
-    assert 'src="http' not in text
+    assert re.findall(r"<script src=\"([^\"]*)\"", text) == ["./plotly.min.js"]
+    assert (page.parent / "plotly.min.js").stat().st_size > 1_000_000
+    assert '<link rel="stylesheet" href="http' not in text and 'src="http' not in text
 
 
 def hold_seconds(csv: pd.DataFrame, analysed: list[float], end: float) -> pd.Series:
@@ -91,7 +93,8 @@ def hold_seconds(csv: pd.DataFrame, analysed: list[float], end: float) -> pd.Ser
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    proc = run(ANALYZER, "--engine", "video", "--fps", "2", "--html_report", "-i", HAMILTON, SECOND, "-o", out)
+    proc = run(ANALYZER, "--engine", "video", "--fps", "2", "--html_report", "--stats", "-i", HAMILTON, SECOND,
+               "-o", out)
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -178,3 +181,62 @@ def test_tracked_report_counts_tracks_and_their_screen_time(tmp_path, chromium):
     assert 'class="main-svg"' in timeline and 'class="trace bars"' in timeline
     assert len(re.findall(r'<figure class="[fm]"><img', dom)) == 3  # one thumbnail per track
     assert np.isclose(shown["tracks_share.f"], 100 / 3)
+
+
+def shown_stats(dom: str) -> dict[str, tuple[float, float | None, float | None]]:
+    """The ``data-stat`` cells of the page: key -> (value, low, high), checking the shown text says the same."""
+    found = {}
+    pattern = r'<td data-stat="([^"]+)" data-value="([^"]+)"(?: data-low="([^"]+)" data-high="([^"]+)")?>([^<]*)'
+    for key, value, low, high, text in re.findall(pattern, dom):
+        assert float(text.strip().rstrip("%")) == pytest.approx(100 * float(value), abs=0.051), (key, text)
+        found[key] = (float(value), float(low) if low else None, float(high) if high else None)
+    return found
+
+
+@pytest.mark.shared_media
+def test_reports_show_the_statistics_table(batch, chromium, tmp_path):
+    """The shares and intervals the pages show are the statistics CSV's; plotly.js is written once; pages are light."""
+    for page, stats_file, group in ((batch / (HAMILTON.stem + ".html"), batch / (HAMILTON.stem + ".stats.csv"), None),
+                                    (batch / "batch_report.html", batch / "batch.stats.csv", "(all)")):
+        stats = pd.read_csv(stats_file)
+        if group is not None:
+            stats = stats[stats.group == group]
+        dom = open_in_chromium(chromium, page, tmp_path / "profile")
+        shown, cells = shown_stats(dom), totals(dom)
+        assert (stats.resampling_unit == "time_block").all()  # --engine video: blocks of time, not frames
+        women = stats[stats.gender == "f"].set_index("age_group")
+        assert set(women.index) == {"all", "0-19", "20-34", "35-49", "50-64", "65+"}
+        for band, row in women.iterrows():
+            value, low, high = shown[f"{band}.share.f"] if row.share == row.share else (np.nan, None, None)
+            if row.share == row.share:
+                assert value == pytest.approx(row.share, abs=1e-5)
+                if row.share_low == row.share_low:
+                    assert (low, high) == (pytest.approx(row.share_low, abs=1e-5), pytest.approx(row.share_high, abs=1e-5))
+                else:  # fewer than two units: no interval, none shown
+                    assert (low, high) == (None, None)
+            assert cells[f"stats.{band}.face_seconds.f"] == pytest.approx(row.face_seconds, abs=1e-3)
+        assert cells["stats.all.unreliable_face_seconds"] == pytest.approx(
+            stats[(stats.gender == "all") & (stats.age_group == "all")].unreliable_face_seconds.iloc[0], abs=1e-3)
+        assert f'href="{stats_file.name}"' in dom  # the page links its CSV
+        assert 'class="trace bars"' in chart(dom, "ages")  # screen time by age band drawn
+        text = page.read_text(encoding="utf-8")
+        thumbnails = sum(len(m) for m in re.findall(r'src="data:image/jpeg;base64,[^"]*"', text))
+        assert len(text.encode("utf-8")) - thumbnails < 500_000, "a report page weighs under 500 KB plus thumbnails"
+    assert len(list(batch.glob("*.js"))) == 1  # one plotly.js for the folder
+    unreliable = pd.read_csv(batch / (HAMILTON.stem + ".csv")).reliable.eq(False).any()
+    assert unreliable, "the Hamilton clip has unreliable faces at --fps 2: the reliable-only figures differ"
+
+
+def test_track_bars_run_to_the_end_of_their_last_period_and_donut_labels_never_overlap():
+    from inafaceanalyzer.report import charts
+
+    # as the tracking engine writes them: end_s is the last frame's time, duration_s runs to the next period
+    tracks = pd.DataFrame({"face_id": [0, 1], "start_s": [0.0, 9.0], "end_s": [3.8, 9.8], "duration_s": [4.0, 1.0],
+                           "gender": ["f", "m"], "age": [30.0, 40.0]})
+    figure = charts.tracks_figure(tracks, duration_s=9.9)
+    ends = {bar.y[i]: bar.base[i] + bar.x[i] for bar in figure.data for i in range(len(bar.y))}
+    assert ends == {"#0": pytest.approx(4.0), "#1": pytest.approx(10.0)}
+    assert figure.layout.xaxis.range[1] >= 10.0  # the last bar is not cut at the video's stated end
+    donuts = charts.share_figure([("detections", {"f": 1, "m": 99}), ("screen time", {"f": 50.0, "m": 50.0})])
+    assert donuts.layout.uniformtext.mode == "hide"  # a label that does not fit its slice is hidden, not overlapped
+    assert all(pie.textposition == "inside" for pie in donuts.data)

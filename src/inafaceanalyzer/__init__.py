@@ -7,6 +7,8 @@ The public API:
 - :func:`analyze_images`, :func:`analyze_preprocessed_images`: image files.
 - :class:`FaceAnalyzer`: the models, to load once and share between calls.
 - :func:`run_batch`: the batch run behind ``ina_face_analyzer.py``.
+- :func:`face_statistics`, :func:`batch_statistics`: screen time by gender and
+  age band with intervals and bias correction (:mod:`inafaceanalyzer.stats`).
 - :class:`Detections`, :class:`FrameResult`: the result types.
 """
 
@@ -21,6 +23,7 @@ from .options import AnalysisOptions
 from .pipeline.analyzer import FaceAnalyzer
 from .pipeline.batch import BatchReport, run_batch
 from .pipeline.results import COLUMNS, FrameResult
+from .stats import batch_statistics, face_statistics
 
 __all__ = [
     "COLUMNS",
@@ -37,6 +40,8 @@ __all__ = [
     "analyze_images",
     "analyze_preprocessed_images",
     "analyze_video",
+    "batch_statistics",
+    "face_statistics",
     "iter_video",
     "run_batch",
 ]

@@ -173,6 +173,10 @@ def add_export_arguments(parser: argparse.ArgumentParser, tables: bool = True) -
     group.add_argument("--html_report", action="store_true",
                        help=f"video engines: also write <name>.html, a report per video, and {BATCH_REPORT_NAME} "
                        "for all of them when there are several (self-contained HTML, works offline)")
+    if tables:
+        group.add_argument("--stats", action="store_true",
+                           help="also write <name>.stats.csv per video and batch.stats.csv for the run: screen "
+                           "time by gender and age band with intervals and bias correction (see ina_face_stats)")
 
 
 def exports_from_args(args: argparse.Namespace):
@@ -184,6 +188,7 @@ def exports_from_args(args: argparse.Namespace):
         ass=args.ass_subtitle_export,
         mp4=args.mp4_export,
         html_report=args.html_report,
+        stats=getattr(args, "stats", False),
     )
 
 

@@ -164,6 +164,16 @@ class OutputSet:
         self._temporaries.clear()
 
 
+def current_content(destination: str | os.PathLike[str]) -> Path | None:
+    """Where ``destination``'s content is now: its temporary file while this thread's
+    :class:`OutputSet` holds it, else the file itself if it exists (``None`` when neither)."""
+    destination = Path(destination)
+    outputs = _current.get()
+    if outputs is not None and destination in outputs:
+        return outputs.pending(destination)
+    return destination if destination.is_file() else None
+
+
 @contextlib.contextmanager
 def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``destination``; rename it there on success.

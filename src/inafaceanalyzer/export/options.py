@@ -13,10 +13,12 @@ from pathlib import Path
 from ..errors import OptionsError
 from .table import TABLE_FORMATS
 
-__all__ = ["BATCH_REPORT_NAME", "ExportOptions", "VideoOutputs"]
+__all__ = ["BATCH_REPORT_NAME", "BATCH_STATS_STEM", "ExportOptions", "VideoOutputs"]
 
 #: File name of a batch's report, in the output directory.
 BATCH_REPORT_NAME = "batch_report.html"
+#: Stem of a batch's statistics table (``batch.stats.csv``), in the output directory.
+BATCH_STATS_STEM = "batch.stats"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class VideoOutputs:
     ass: Path | None = None
     mp4: Path | None = None
     report: Path | None = None
+    stats: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -39,12 +42,15 @@ class ExportOptions:
         mp4: write ``<name>.mp4``, the video with the faces drawn (video engines).
         html_report: write ``<name>.html`` per video, and ``batch_report.html`` when
             there are several videos.
+        stats: write ``<name>.stats.csv`` per video and ``batch.stats.csv`` for
+            the run (:mod:`inafaceanalyzer.stats`; ``.parquet`` with that format).
     """
 
     table_format: str = "csv"
     ass: bool = False
     mp4: bool = False
     html_report: bool = False
+    stats: bool = False
 
     def __post_init__(self) -> None:
         if self.table_format not in TABLE_FORMATS:
@@ -67,4 +73,5 @@ class ExportOptions:
             ass=directory / f"{stem}.ass" if self.ass else None,
             mp4=directory / f"{stem}.mp4" if self.mp4 else None,
             report=directory / f"{stem}.html" if self.html_report else None,
+            stats=directory / f"{stem}.stats{self.table_suffix}" if self.stats else None,
         )

@@ -23,6 +23,7 @@ from .atomic import atomic_path
 __all__ = [
     "TABLE_FORMATS",
     "CsvTableWriter",
+    "find_tracks_file",
     "ParquetTableWriter",
     "open_table_writer",
     "read_table",
@@ -213,3 +214,14 @@ def table_stem(path: str | os.PathLike[str]) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return Path(path).stem
+
+
+def find_tracks_file(table_path: str | os.PathLike[str]) -> Path | None:
+    """``<name>.tracks.csv`` (or ``.tracks.parquet``) beside the table ``<name>.csv``, if any."""
+    table_path = Path(table_path)
+    stem = table_stem(table_path)
+    for suffix in TABLE_FORMATS.values():
+        candidate = table_path.with_name(f"{stem}.tracks{suffix}")
+        if candidate.is_file():
+            return candidate
+    return None

@@ -234,6 +234,18 @@ class AnalysedFrames:
         ends[~inside] = self.end
         return np.maximum(ends, times)
 
+    def hold_durations(self, times: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Seconds each of ``times`` (any order, repeats allowed: one per face) is shown.
+
+        A face stands for its analysis period: from its frame to the next
+        analysed frame (the rule of the reports' face-seconds and of the exports).
+        """
+        times = np.asarray(times, dtype=np.float64).reshape(-1)
+        if not len(times):
+            return np.zeros(0)
+        unique = np.unique(times)
+        return self.hold_ends(unique)[np.searchsorted(unique, times)] - times
+
 
 def analysed_frames(timing: VideoTiming, fps: float | Fraction | None = None, keyframes: bool = False) -> AnalysedFrames:
     """The frames an analysis with this sampling kept, rebuilt from the packet timestamps.

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from ..errors import MediaError, OptionsError, OutputError
 from ..export.atomic import OutputSet, directory_error, remove_stale_temporaries
-from ..export.options import BATCH_REPORT_NAME, ExportOptions
+from ..export.options import BATCH_REPORT_NAME, BATCH_STATS_STEM, ExportOptions
 from ..export.table import open_table_writer
 from ..io import is_url
 from ..options import AnalysisOptions
@@ -166,6 +166,13 @@ def run_batch(
         else:
             analyzer = FaceAnalyzer(options)
             _run_images(inputs, Path(output), options, analyzer, report, progress)
+            if exports.stats and report.outputs:
+                from ..stats.files import write_image_statistics
+
+                try:
+                    write_image_statistics(report.outputs[0], options.classifier)
+                except (OSError, ValueError) as error:
+                    report.fail(str(output), f"cannot write its statistics: {getattr(error, 'strerror', None) or error}")
     finally:
         report.seconds = time.perf_counter() - started
     return report
@@ -211,6 +218,8 @@ def analyze_video_to_files(
     mp4_path: Path | None = None,
     report_path: Path | None = None,
     written: list[Path] | None = None,
+    stats_path: Path | None = None,
+    stats_runs: list | None = None,
 ) -> int:
     """Analyse one video and write its table at ``destination`` (and the files beside it).
 
@@ -230,6 +239,8 @@ def analyze_video_to_files(
         mp4_path: also write the video with the faces drawn there (H.264 MP4).
         report_path: also write the video's HTML report there.
         written: the files written are appended there, once committed.
+        stats_path: also write the video's statistics table there
+            (:mod:`inafaceanalyzer.stats`); ``stats_runs`` collects what the batch's needs.
 
     Returns:
         the number of face rows written.
@@ -262,10 +273,17 @@ def analyze_video_to_files(
                 analysed.append(float(result.time_s or 0.0))
                 bar.update(1)
         analysis.write_extras(destination)
+        if stats_path is not None:
+            from ..stats.files import write_video_statistics
+
+            run = write_video_statistics(output_stem(source), destination, analysed, analysis.info.duration,
+                                         stats_path, classifier=options.classifier)
         if ass_path is not None or mp4_path is not None or report_path is not None:
             _write_exports(source, destination, outputs, analysed, ass_path, mp4_path, report_path, progress)
     if written is not None:
         written.extend(outputs.committed)
+    if stats_path is not None and stats_runs is not None:
+        stats_runs.append(run)  # once every output of the video is written
     return writer.rows_written
 
 
@@ -310,7 +328,9 @@ def _run_videos(
     paths = video_output_paths(inputs, directory, exports.table_suffix)
     if exports.html_report and any(output_stem(source) + ".html" == BATCH_REPORT_NAME for source in inputs):
         raise OptionsError(f"an input's report would be {BATCH_REPORT_NAME}, the batch report: rename the input")
-    summaries = []
+    if exports.stats and any(output_stem(source) == BATCH_STATS_STEM for source in inputs):
+        raise OptionsError(f"an input's statistics would be {BATCH_STATS_STEM}, the batch's: rename the input")
+    summaries, stats_runs = [], []
     for number, source in enumerate(inputs, start=1):
         destination = paths[source]
         outputs = exports.video_outputs(directory, output_stem(source))
@@ -320,6 +340,7 @@ def _run_videos(
             rows = analyze_video_to_files(
                 source, destination, options, analyzer, progress, label=f"[{number}/{len(inputs)}] {output_stem(source)}",
                 ass_path=outputs.ass, mp4_path=outputs.mp4, report_path=outputs.report, written=report.written,
+                stats_path=outputs.stats, stats_runs=stats_runs,
             )
         except MediaError as error:
             report.fail(source, error.reason)
@@ -342,6 +363,14 @@ def _run_videos(
             except (MediaError, OSError, ValueError) as error:
                 log.warning("%s: left out of the batch report: %s", source, error)
     report.in_progress = None  # left set when an interrupt ends the loop: that input left nothing
+    if stats_runs:
+        from ..stats.files import write_batch_statistics
+
+        target = directory / f"{BATCH_STATS_STEM}{exports.table_suffix}"
+        try:
+            write_batch_statistics(stats_runs, target, options.classifier)
+        except (OSError, ValueError) as error:
+            report.fail(str(target), f"cannot write: {getattr(error, 'strerror', None) or error}")
     if exports.html_report and len(inputs) > 1 and summaries:
         from ..report import write_batch_report
 

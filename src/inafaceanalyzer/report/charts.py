@@ -17,6 +17,7 @@ from .summary import AGE_BUCKETS, GENDERS, VideoSummary
 
 __all__ = [
     "age_figure",
+    "age_seconds_figure",
     "presence_figure",
     "share_figure",
     "tracks_figure",
@@ -52,11 +53,12 @@ def _present(values: dict[str, float]) -> list[str]:
 
 
 def share_figure(measures: Sequence[tuple[str, dict[str, float]]]) -> go.Figure:
-    """One donut per measure (e.g. detections, tracks, face-seconds), split by gender."""
-    fig = make_subplots(
-        rows=1, cols=len(measures), specs=[[{"type": "domain"}] * len(measures)],
-        subplot_titles=[title for title, _ in measures],
-    )
+    """One donut per measure (e.g. detections, tracks, face-seconds), split by gender.
+
+    Each donut's name is written in its hole; percentages that do not fit
+    inside their slice are hidden (they stay in the hover), so labels never overlap.
+    """
+    fig = make_subplots(rows=1, cols=len(measures), specs=[[{"type": "domain"}] * len(measures)])
     for column, (title, values) in enumerate(measures, start=1):
         genders = _present(values)
         fig.add_trace(
@@ -64,18 +66,45 @@ def share_figure(measures: Sequence[tuple[str, dict[str, float]]]) -> go.Figure:
                 labels=[GENDER_NAMES[g] for g in genders],
                 values=[values.get(g, 0) for g in genders],
                 marker={"colors": [colour(g) for g in genders]},
-                hole=0.45,
+                hole=0.42,
                 sort=False,
                 direction="clockwise",
                 textinfo="percent",
+                textposition="inside",
                 insidetextorientation="horizontal",
+                title={"text": title.replace(", ", "<br>"), "font": {"size": 11}},
                 name=title,
                 hovertemplate="%{label}: %{value:,.4~f} (%{percent})<extra>" + title + "</extra>",
             ),
             row=1, col=column,
         )
     _layout(fig, "Share by gender", height=320)
-    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "center", "x": 0.5})
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.02, "xanchor": "center", "x": 0.5},
+                      uniformtext={"minsize": 9, "mode": "hide"})
+    return fig
+
+
+def age_seconds_figure(stats: pd.DataFrame) -> go.Figure:
+    """Grouped bars: reliable faces' screen time (seconds) in each age band, women and men.
+
+    From a statistics table (:mod:`inafaceanalyzer.stats`): the rows of one
+    group, by ``age_group``; the unreliable faces' time is in the hover.
+    """
+    fig = go.Figure()
+    bands = [band for band in stats["age_group"].drop_duplicates() if band != "all"]
+    for g in ("f", "m"):
+        rows = stats[stats["gender"] == g].set_index("age_group").reindex(bands)
+        fig.add_bar(
+            x=bands, y=rows["face_seconds"].fillna(0.0), name=GENDER_NAMES[g], marker_color=colour(g),
+            customdata=rows[["unreliable_face_seconds"]].fillna(0.0).to_numpy(),
+            hovertemplate="%{x} years: %{y:.1f} s (%{customdata[0]:.1f} s unreliable, left out)<extra>"
+            + GENDER_NAMES[g] + "</extra>",
+        )
+    fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_xaxes(title_text="predicted age (years)")
+    fig.update_yaxes(title_text="screen time (s)", rangemode="tozero")
+    _layout(fig, "Screen time by age (reliable faces)")
+    fig.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "xanchor": "center", "x": 0.5})
     return fig
 
 
@@ -138,7 +167,9 @@ def presence_figure(table: pd.DataFrame, duration_s: float) -> go.Figure:
 def tracks_figure(tracks: pd.DataFrame, duration_s: float) -> go.Figure:
     """One bar per track, from its start to its end, coloured by gender (the longest tracks)."""
     shown = tracks.sort_values("duration_s", ascending=False).head(MAX_TIMELINE_TRACKS)
-    shown = shown.sort_values(["start_s", "face_id"], ascending=[False, False])
+    shown = shown.sort_values(["start_s", "face_id"], ascending=[False, False]).copy()
+    # a track is on screen until its last frame's period ends: start + duration when that is later than end_s
+    shown["end_s"] = np.fmax(shown["end_s"], shown["start_s"] + shown["duration_s"].fillna(0.0))
     fig = go.Figure()
     for g in _present({g: float((shown["gender"] == g).sum()) for g in GENDERS}):
         part = shown[shown["gender"] == g]
@@ -155,7 +186,8 @@ def tracks_figure(tracks: pd.DataFrame, duration_s: float) -> go.Figure:
         )
     order = [f"#{int(i)}" for i in shown["face_id"]]
     fig.update_yaxes(categoryorder="array", categoryarray=order, title_text="track", showticklabels=len(order) <= 60)
-    fig.update_xaxes(title_text="time (s)", range=[0, max(duration_s, 1e-3)])
+    last = float(shown["end_s"].max()) if len(shown) else 0.0
+    fig.update_xaxes(title_text="time (s)", range=[0, max(duration_s, last, 1e-3)])
     note = f" (the {MAX_TIMELINE_TRACKS} longest)" if len(tracks) > MAX_TIMELINE_TRACKS else ""
     height = int(min(900, max(260, 120 + 14 * len(shown))))
     fig.update_layout(barmode="overlay", bargap=0.25)

@@ -1,9 +1,12 @@
-"""Self-contained HTML reports: one per video, one per batch.
+"""HTML reports that work offline: one per video, one per batch.
 
-Each page is a single file that works offline: plotly.js (from the plotly
-package) is inlined, thumbnails are inlined JPEG; no CDN, no server. Totals
-are also written as ``data-total``/``data-value`` attributes, so scripts and
-tests can read them from the page.
+Each page works from its folder with no network: plotly.js (from the plotly
+package) is written once per output folder as :data:`PLOTLY_JS` and loaded
+with ``<script src="./plotly.min.js">``, thumbnails are inlined JPEG; no
+CDN, no server. Totals are also written as ``data-total``/``data-value``
+attributes, and the statistics (:mod:`inafaceanalyzer.stats`: shares of the
+reliable faces' screen time with their intervals) as ``data-stat``, so
+scripts and tests can read them from the page.
 """
 
 from __future__ import annotations
@@ -24,18 +27,21 @@ import plotly.offline
 
 from .. import __version__
 from ..errors import MediaError
-from ..export.atomic import atomic_path
+from ..export.atomic import atomic_path, current_content
 from ..export.overlay import GENDER_NAMES, face_labels, parse_bboxes
+from ..export.table import TABLE_FORMATS, read_table
 from . import charts
 from .summary import GENDERS, VideoData, VideoSummary
 from .thumbnails import crop_thumbnail, grab_frames
 
-__all__ = ["relative_href", "write_batch_report", "write_video_report"]
+__all__ = ["PLOTLY_JS", "relative_href", "write_batch_report", "write_plotly_js", "write_video_report"]
 
 log = logging.getLogger(__name__)
 
 #: Most thumbnails in a video's gallery.
 MAX_THUMBNAILS = 48
+#: The file of plotly.js beside the reports, written once per output folder.
+PLOTLY_JS = "plotly.min.js"
 
 _CSS = """
 :root { --f: %(f)s; --m: %(m)s; --u: %(u)s; --ink: #1d232b; --muted: #5d6773; --line: #e2e6ea; }
@@ -60,6 +66,7 @@ figure { margin: 0; text-align: center; font-size: 12px; }
 figure img { height: 112px; max-width: 100%%; border-radius: 4px; border: 3px solid var(--u); object-fit: cover; }
 figure.f img { border-color: var(--f); } figure.m img { border-color: var(--m); }
 figcaption { color: var(--muted); margin-top: 2px; }
+.ci { color: var(--muted); font-size: 12px; }
 .scroll { overflow-x: auto; }
 a { color: #1667c4; }
 """
@@ -95,7 +102,7 @@ def _page(title: str, body: str) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<meta name=\"generator\" content=\"inafaceanalyzer {__version__}\">\n"
         f"<title>{html.escape(title)}</title>\n<style>{css}</style>\n"
-        f"<script type=\"text/javascript\">{_plotly_js()}</script>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
+        f"<script src=\"./{PLOTLY_JS}\"></script>\n</head>\n<body>\n<main>\n{body}\n</main>\n"
         f"<script>{_RESIZE}</script>\n</body>\n</html>\n"
     )
 
@@ -105,6 +112,106 @@ def _write(path: str | os.PathLike[str], text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def write_plotly_js(folder: str | os.PathLike[str]) -> Path:
+    """Write :data:`PLOTLY_JS` in ``folder`` unless the same file is there (one copy per output folder).
+
+    Raises:
+        OSError: a file of that name that is not plotly.js is there (it is not overwritten).
+    """
+    target = Path(folder) / PLOTLY_JS
+    script = _plotly_js()
+    if target.is_file():
+        with open(target, encoding="utf-8", errors="replace") as handle:
+            head = handle.read(200)
+        if target.stat().st_size == len(script.encode("utf-8")) and script.startswith(head):
+            return target
+        if "plotly.js" not in head:
+            raise OSError(f"{target} exists and is not plotly.js: not overwritten (move it away)")
+    _write(target, script)
+    return target
+
+
+def _beside(page: Path, stem: str) -> str | None:
+    """``<stem>.csv`` or ``.parquet`` beside ``page``, if it exists or is written with it (its name)."""
+    for suffix in TABLE_FORMATS.values():
+        if current_content(page.parent / f"{stem}{suffix}") is not None:
+            return f"{stem}{suffix}"
+    return None
+
+
+def _percent(value: float) -> str:
+    return "&ndash;" if value is None or value != value else f"{100 * value:.1f}%"
+
+
+def _stat_cell(key: str, value: float, low: float | None = None, high: float | None = None) -> str:
+    """A share with its interval: ``47.1% [40.2, 53.8]``, values in ``data-*`` attributes."""
+    if value is None or value != value:
+        return f"<td data-stat=\"{key}\">&ndash;</td>"
+    attrs = f"data-stat=\"{key}\" data-value=\"{value:.6g}\""
+    text = _percent(value)
+    if low is not None and high is not None and low == low and high == high:
+        attrs += f" data-low=\"{low:.6g}\" data-high=\"{high:.6g}\""
+        text += f" <span class=\"ci\">[{100 * low:.1f}, {100 * high:.1f}]</span>"
+    return f"<td {attrs}>{text}</td>"
+
+
+def _stats_section(stats: pd.DataFrame | None, links: Sequence[tuple[str, str]] = (), group: str | None = None) -> str:
+    """The statistics of one group: women's share of screen time by age band, with intervals."""
+    if stats is None or not len(stats):
+        return ""
+    if group is not None:
+        stats = stats[stats["group"] == group]
+    rows = []
+    for band in stats["age_group"].drop_duplicates():
+        cells = {g: stats[(stats["gender"] == g) & (stats["age_group"] == band)].iloc[0] for g in ("f", "m", "all")}
+        f, m, everyone = cells["f"], cells["m"], cells["all"]
+        rows.append(
+            f"<tr data-age=\"{html.escape(band)}\"><th scope=\"row\">{html.escape(band)}</th>"
+            + _cell(f"stats.{band}.face_seconds.f", float(f["face_seconds"]), 1)
+            + _cell(f"stats.{band}.face_seconds.m", float(m["face_seconds"]), 1)
+            + _stat_cell(f"{band}.share.f", f["share"], f["share_low"], f["share_high"])
+            + _stat_cell(f"{band}.share_adjusted.f", f["share_adjusted"], f["share_adjusted_low"],
+                         f["share_adjusted_high"])
+            + _stat_cell(f"{band}.expected_share.f", f["expected_share"], f["expected_share_low"],
+                         f["expected_share_high"])
+            + _cell(f"stats.{band}.unreliable_face_seconds", float(everyone["unreliable_face_seconds"]), 1)
+            + "</tr>"
+        )
+    unit = str(stats["resampling_unit"].iloc[0])
+    units = int(stats["n_units"].iloc[0])
+    clipped = bool(stats["share_adjusted_clipped"].any())
+    notes = [
+        f"Reliable faces only: faces the classifier flags unreliable (too small, blurred or dark) are left out of "
+        f"every share; their screen time is in the last column. Intervals: 95%, bootstrap over {units} "
+        f"{unit.replace('_', ' ')}{'s' if units != 1 else ''} (never single frames).",
+        "Corrected: the women's share corrected for the classifier's measured error rates by age band "
+        "(Rogan-Gladen; see the documentation's Statistics page)" + (", clipped to [0, 100]%" if clipped else "")
+        + ". Expected: the sum of each face's probability of being a woman times its screen time.",
+    ]
+    link = " ".join(f"<a href=\"{html.escape(relative_href(name))}\">{html.escape(text)}</a>" for text, name in links)
+    return (
+        "<section><h2>Screen time of women and men</h2><div class=\"scroll\"><table id=\"stats\"><thead><tr>"
+        "<th>age (predicted)</th><th>women (s)</th><th>men (s)</th><th>women's share [95% interval]</th>"
+        "<th>corrected</th><th>expected</th><th>unreliable, left out (s)</th></tr></thead><tbody>"
+        + "".join(rows) + "</tbody></table></div>"
+        + "".join(f"<p class=\"note\">{n}</p>" for n in notes)
+        + (f"<p class=\"note\">Data: {link}</p>" if link else "") + "</section>"
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _reliable_seconds(stats: pd.DataFrame | None, group: str | None = None) -> dict[str, float] | None:
+    if stats is None or not len(stats):
+        return None
+    if group is not None:
+        stats = stats[stats["group"] == group]
+    rows = stats[stats["age_group"] == "all"].set_index("gender")["face_seconds"]
+    return {"f": float(rows.get("f", 0.0)), "m": float(rows.get("m", 0.0))}
 
 
 def _number(value: float, decimals: int = 0) -> str:
@@ -160,11 +267,15 @@ def _totals_table(
     )
 
 
-def _share_measures(detections: dict[str, int], tracks: dict[str, int] | None, seconds: dict[str, float]):
+def _share_measures(detections: dict[str, int], tracks: dict[str, int] | None, seconds: dict[str, float],
+                    reliable: dict[str, float] | None = None):
     measures: list[tuple[str, dict[str, float]]] = [("detections", {k: float(v) for k, v in detections.items()})]
     if tracks is not None:
         measures.append(("tracks", {k: float(v) for k, v in tracks.items()}))
-    measures.append(("screen time", seconds))
+    if reliable is not None:
+        measures.append(("screen time, reliable faces", reliable))
+    else:
+        measures.append(("screen time", seconds))
     return measures
 
 
@@ -213,7 +324,7 @@ def _gallery(data: VideoData) -> str:
             f"<figcaption>{caption}</figcaption></figure>"
         )
     what = "one per track, longest first" if data.tracks is not None else "the largest faces, in time order"
-    return f"<p class=\"note\">{len(figures)} faces: {what}.</p><div class=\"gallery\">{''.join(figures)}</div>"
+    return f"<p class=\"note\">{_plural(len(figures), 'face')}: {what}.</p><div class=\"gallery\">{''.join(figures)}</div>"
 
 
 def _meta(summary: VideoSummary, source: str | None) -> str:
@@ -228,16 +339,30 @@ def _meta(summary: VideoSummary, source: str | None) -> str:
 
 
 def write_video_report(path: str | os.PathLike[str], data: VideoData, thumbnails: bool = True) -> VideoSummary:
-    """Write a video's report (atomically); returns its summary, with :attr:`~VideoSummary.report` set."""
+    """Write a video's report (atomically), and plotly.js beside it once; returns its summary.
+
+    Its :attr:`~VideoSummary.report` is set. The page links the video's
+    table and statistics table when they are beside it.
+    """
     s = data.summary
+    page = Path(path)
+    links = [(text, name) for text, name in (("statistics table", _beside(page, f"{s.name}.stats")),
+                                             ("results table", _beside(page, s.name))) if name]
+    written = _stats_beside(page, f"{s.name}.stats")  # the table the run wrote, when it is there
+    stats = written if written is not None else s.stats
+    reliable = _reliable_seconds(stats)
+    age_chart = (charts.age_seconds_figure(stats) if stats is not None and len(stats)
+                 else charts.age_figure(s.ages, s.age_unit))
     body = [
         f"<header><h1>Faces in <code>{html.escape(s.name)}</code></h1>{_meta(s, data.source)}</header>",
-        "<section><h2>Totals</h2>"
+        _stats_section(stats, links),
+        "<section><h2>Totals (every detected face)</h2>"
         + _totals_table(s.detections, s.tracks, s.face_seconds, s.face_seconds_from)
         + "".join(f"<p class=\"note\">{html.escape(n)}.</p>" for n in data.notes) + "</section>",
         "<div class=\"grid\">",
-        "<section>" + _figure(charts.share_figure(_share_measures(s.detections, s.tracks, s.face_seconds)), "share") + "</section>",
-        "<section>" + _figure(charts.age_figure(s.ages, s.age_unit), "ages") + "</section>",
+        "<section>" + _figure(charts.share_figure(_share_measures(s.detections, s.tracks, s.face_seconds, reliable)),
+                              "share") + "</section>",
+        "<section>" + _figure(age_chart, "ages") + "</section>",
         "</div>",
         "<section>" + _figure(charts.presence_figure(data.table, s.duration_s), "presence") + "</section>",
     ]
@@ -245,8 +370,9 @@ def write_video_report(path: str | os.PathLike[str], data: VideoData, thumbnails
         body.append("<section>" + _figure(charts.tracks_figure(data.tracks, s.duration_s), "tracks") + "</section>")
     if thumbnails:
         body.append("<section><h2>Faces</h2>" + _gallery(data) + "</section>")
+    write_plotly_js(page.parent)
     _write(path, _page(f"Faces in {s.name}", "\n".join(body)))
-    s.report = Path(path).name
+    s.report = page.name
     return s
 
 
@@ -267,8 +393,37 @@ def relative_href(target: str | os.PathLike[str], base: str | os.PathLike[str] |
     return quoted if quoted.startswith("../") else "./" + quoted
 
 
-def write_batch_report(path: str | os.PathLike[str], summaries: Sequence[VideoSummary], title: str = "Batch") -> None:
-    """Write the report of a batch of videos (atomically): totals, charts, one row per video."""
+def _stats_beside(page: Path, stem: str) -> pd.DataFrame | None:
+    """``<stem>.csv`` (or ``.parquet``) beside the page, if the run wrote it (the numbers the page shows)."""
+    name = _beside(page, stem)
+    if name is None:
+        return None
+    try:
+        return read_table(current_content(page.parent / name) or page.parent / name, name=page.parent / name)
+    except (OSError, ValueError) as error:
+        log.warning("%s: not used in the batch report: %s", page.parent / name, error)
+        return None
+
+
+def write_batch_report(
+    path: str | os.PathLike[str], summaries: Sequence[VideoSummary], title: str = "Batch",
+    stats: pd.DataFrame | None = None,
+) -> None:
+    """Write the report of a batch of videos (atomically): totals, charts, one row per video.
+
+    ``stats``: the batch's statistics table (default: ``batch.stats.csv``
+    beside the page, when the run wrote it); its group ``(all)`` (or its
+    only group) gives the headline shares and the age chart.
+    """
+    from ..stats import ALL_GROUP
+
+    page = Path(path)
+    from ..export.options import BATCH_STATS_STEM
+
+    stats = stats if stats is not None else _stats_beside(page, BATCH_STATS_STEM)
+    group = None
+    if stats is not None and len(stats):
+        group = ALL_GROUP if (stats["group"] == ALL_GROUP).any() else str(stats["group"].iloc[0])
     detections = {g: sum(s.detections.get(g, 0) for s in summaries) for g in GENDERS}
     tracked = [s for s in summaries if s.tracks is not None]
     tracks = {g: sum(s.tracks.get(g, 0) for s in tracked) for g in GENDERS} if tracked else None  # type: ignore[union-attr]
@@ -283,30 +438,54 @@ def write_batch_report(path: str | os.PathLike[str], summaries: Sequence[VideoSu
         href = relative_href(s.report, Path(path).resolve().parent) if s.report else None
         link = f"<a href=\"{html.escape(href)}\">{name}</a>" if href else name
         total_secs = sum(s.face_seconds.values())
+        women = None
+        if s.stats is not None and len(s.stats):
+            women = s.stats[(s.stats["gender"] == "f") & (s.stats["age_group"] == "all")].iloc[0]
         rows.append(
             f"<tr data-video=\"{name}\"><td>{link}</td><td>{s.duration_s:,.1f}</td>"
             f"<td>{sum(s.detections.values()):,}</td>"
             f"<td>{sum(s.tracks.values()) if s.tracks is not None else '&ndash;'}</td>"
             f"<td>{s.face_seconds['f']:,.1f}</td><td>{s.face_seconds['m']:,.1f}</td>"
-            f"<td>{_number(_share(s.face_seconds['f'], total_secs), 1) + '%' if total_secs else '&ndash;'}</td></tr>"
+            f"<td>{_number(_share(s.face_seconds['f'], total_secs), 1) + '%' if total_secs else '&ndash;'}</td>"
+            + (_stat_cell(f"video.{name}.share.f", women["share"], women["share_low"], women["share_high"])
+               + _cell(f"video.{name}.unreliable_face_seconds", float(_unreliable_seconds(s)), 1)
+               if women is not None else "<td>&ndash;</td><td>&ndash;</td>")
+            + "</tr>"
         )
     videos = (
         "<div class=\"scroll\"><table id=\"videos\"><thead><tr><th>video</th><th>duration (s)</th><th>detections</th>"
-        "<th>tracks</th><th>face-seconds, women</th><th>face-seconds, men</th><th>women's share</th>"
+        "<th>tracks</th><th>face-seconds, women</th><th>face-seconds, men</th><th>women's share, every face</th>"
+        "<th>women's share, reliable faces [95% interval]</th><th>unreliable, left out (s)</th>"
         "</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
     )
     meta = (f"<p class=\"meta\">{len(summaries)} videos &middot; {duration:,.1f} s of video &middot; generated "
             f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')} by inafaceanalyzer {__version__}</p>")
+    reliable = _reliable_seconds(stats, group)
+    age_chart = (charts.age_seconds_figure(stats[stats["group"] == group]) if group is not None
+                 else charts.age_figure(ages, " and ".join(sorted(units)) or "faces"))
+    stats_name = _beside(page, BATCH_STATS_STEM)
     body = [
         f"<header><h1>Faces in {html.escape(title)}</h1>{meta}</header>",
-        "<section><h2>Totals</h2>" + _totals_table(detections, tracks, seconds, "tracks" if tracked else "frames")
+        _stats_section(stats, [("statistics table", stats_name)] if stats_name else [], group),
+        "<section><h2>Totals (every detected face)</h2>"
+        + _totals_table(detections, tracks, seconds, "tracks" if tracked else "frames")
         + ("<p class=\"note\">Videos with tracks count their tracks' durations, the others their frames.</p>"
            if tracked and len(tracked) < len(summaries) else "") + "</section>",
         "<div class=\"grid\">",
-        "<section>" + _figure(charts.share_figure(_share_measures(detections, tracks, seconds)), "share") + "</section>",
-        "<section>" + _figure(charts.age_figure(ages, " and ".join(sorted(units)) or "faces"), "ages") + "</section>",
+        "<section>" + _figure(charts.share_figure(_share_measures(detections, tracks, seconds, reliable)), "share")
+        + "</section>",
+        "<section>" + _figure(age_chart, "ages") + "</section>",
         "</div>",
         "<section>" + _figure(charts.videos_figure(summaries), "videos-chart") + "</section>",
         "<section><h2>Videos</h2>" + videos + "</section>",
     ]
+    write_plotly_js(page.parent)
     _write(path, _page(f"Faces in {title}", "\n".join(body)))
+
+
+def _unreliable_seconds(summary: VideoSummary) -> float:
+    """A video's unreliable faces' screen time (every gender), from its statistics."""
+    rows = summary.stats
+    if rows is None or not len(rows):
+        return 0.0
+    return float(rows[(rows["gender"] == "all") & (rows["age_group"] == "all")]["unreliable_face_seconds"].iloc[0])

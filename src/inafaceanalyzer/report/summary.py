@@ -27,8 +27,9 @@ import pandas as pd
 
 from ..export.overlay import gender_column
 from ..export.render import Sampling, resolve_analysed_frames
-from ..export.table import TABLE_FORMATS, read_table, table_stem
+from ..export.table import find_tracks_file, read_table, table_stem
 from ..export.timeline import AnalysedFrames, VideoTiming, read_timing
+from ..stats import face_statistics
 
 __all__ = [
     "AGE_BUCKETS",
@@ -80,6 +81,8 @@ class VideoSummary:
         face_seconds_from: ``"tracks"`` or ``"frames"`` (see the module's doc).
         ages: counts per age bucket by gender (of tracks when tracked, else of detections).
         report: file name of the video's own report, when written.
+        stats: the video's statistics table (:func:`inafaceanalyzer.stats.face_statistics`:
+            shares of reliable faces' screen time by age band, with intervals).
     """
 
     name: str
@@ -91,6 +94,7 @@ class VideoSummary:
     face_seconds_from: str
     ages: dict[str, list[int]]
     report: str | None = None
+    stats: pd.DataFrame | None = None
 
     @property
     def age_unit(self) -> str:
@@ -119,24 +123,9 @@ class VideoData:
     notes: list[str] = field(default_factory=list)
 
 
-def find_tracks_file(table_path: str | os.PathLike[str]) -> Path | None:
-    """``<name>.tracks.csv`` (or ``.tracks.parquet``) beside the table ``<name>.csv``, if any."""
-    table_path = Path(table_path)
-    stem = table_stem(table_path)
-    for suffix in TABLE_FORMATS.values():
-        candidate = table_path.with_name(f"{stem}.tracks{suffix}")
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def _row_holds(times: np.ndarray, analysed: AnalysedFrames) -> np.ndarray:
     """Seconds each row is shown: from its frame to the next analysed frame."""
-    if not len(times):
-        return np.zeros(0)
-    unique = np.unique(times)
-    ends = analysed.hold_ends(unique)
-    return ends[np.searchsorted(unique, times)] - times
+    return analysed.hold_durations(times)
 
 
 def _tracks_from_file(tracks: pd.DataFrame) -> pd.DataFrame:
@@ -198,6 +187,7 @@ def video_data(
     table = table.reset_index(drop=True).copy()
     if "time_s" not in table.columns:
         raise ValueError(f"{name}: not a video results table (no time_s column)")
+    stats = face_statistics(table, tracks, analysed=analysed, name=name)
     times = pd.to_numeric(table["time_s"], errors="coerce").to_numpy(np.float64)
     table["gender"] = gender_column(table).to_numpy()
     age = next((table[c] for c in ("age_label_avg", "age_label") if c in table.columns), None)
@@ -234,6 +224,7 @@ def video_data(
         face_seconds=face_seconds,
         face_seconds_from=source_of_time,
         ages=ages,
+        stats=stats,
     )
     return VideoData(summary, table, track_table, analysed, source, notes)
 
