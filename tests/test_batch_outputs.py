@@ -47,8 +47,9 @@ def _limit_file_size(limit: int):
 def test_a_full_disk_on_the_report_leaves_no_output_of_that_input_and_names_the_report(tmp_path):
     clip = make_clip(tmp_path / "clip.mp4", 25)
     with _small_tmpfs(tmp_path / "disk", "1m") as disk:
-        # The table, subtitles and video of this clip take a few kB; its HTML report about 5 MB.
-        # Where no tmpfs can be mounted, each file is limited to 1 MB instead (RLIMIT_FSIZE).
+        # The table, subtitles and video of this clip take a few kB; its report's plotly.js (written once
+        # per folder, beside the page) about 4.6 MB. Where no tmpfs can be mounted, each file is limited
+        # to 1 MB instead (RLIMIT_FSIZE).
         out = (disk or tmp_path) / "out"
         proc = subprocess.run(
             [ANALYZER, "--no_progress", "-i", str(clip), "-o", str(out), "--ass_subtitle_export", "--mp4_export",
@@ -59,7 +60,8 @@ def test_a_full_disk_on_the_report_leaves_no_output_of_that_input_and_names_the_
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     failures = proc.stderr[proc.stderr.index("1 of 1 input(s) failed:"):]
-    assert f"{clip}: cannot write {out / 'clip.html'}: " in failures, proc.stderr
+    # the report step's file that did not fit is named: the page's script
+    assert f"{clip}: cannot write {out / 'plotly.min.js'}: " in failures, proc.stderr
     assert "clip.csv" not in failures, proc.stderr
     assert left == [], f"outputs (or temporaries) of the failed input remain: {left}"
 
@@ -189,5 +191,5 @@ def test_a_full_disk_on_a_rerendered_report_leaves_no_subtitles_and_names_the_re
                        "--ass_subtitle_export", "--html_report", "-o", str(disk / "out")])
         left = _files(disk / "out")
     assert code == 1
-    assert f"{tmp_path / 'clip.csv'}: cannot write {disk / 'out' / 'clip.html'}: " in capsys.readouterr().err
+    assert f"{tmp_path / 'clip.csv'}: cannot write {disk / 'out' / 'plotly.min.js'}: " in capsys.readouterr().err
     assert left == [], f"outputs (or temporaries) of the failed table remain: {left}"

@@ -217,7 +217,7 @@ def test_reports_show_the_statistics_table(batch, chromium, tmp_path):
             assert cells[f"stats.{band}.face_seconds.f"] == pytest.approx(row.face_seconds, abs=1e-3)
         assert cells["stats.all.unreliable_face_seconds"] == pytest.approx(
             stats[(stats.gender == "all") & (stats.age_group == "all")].unreliable_face_seconds.iloc[0], abs=1e-3)
-        assert f'href="{stats_file.name}"' in dom  # the page links its CSV
+        assert f'href="./{stats_file.name}"' in dom  # the page links its CSV
         assert 'class="trace bars"' in chart(dom, "ages")  # screen time by age band drawn
         text = page.read_text(encoding="utf-8")
         thumbnails = sum(len(m) for m in re.findall(r'src="data:image/jpeg;base64,[^"]*"', text))

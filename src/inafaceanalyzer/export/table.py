@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .atomic import atomic_path
+from .atomic import atomic_path, current_content
 
 __all__ = [
     "TABLE_FORMATS",
@@ -197,14 +197,18 @@ def open_table_writer(
 def read_table(path: str | os.PathLike[str], name: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     """A results (or tracks) table written as CSV or Parquet, as a DataFrame.
 
+    A table that this thread's :class:`~.atomic.OutputSet` is writing (not
+    committed yet) is read from its temporary file.
+
     Args:
         name: the table's own name, whose suffix gives the format, when
             ``path`` is a temporary file (``.clip.parquet.1a2b3c4d.partial``).
     """
     path = Path(path)
+    source = current_content(path) or path
     if Path(name if name is not None else path).suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    return pd.read_csv(path)
+        return pd.read_parquet(source)
+    return pd.read_csv(source)
 
 
 def table_stem(path: str | os.PathLike[str]) -> str:
@@ -222,6 +226,6 @@ def find_tracks_file(table_path: str | os.PathLike[str]) -> Path | None:
     stem = table_stem(table_path)
     for suffix in TABLE_FORMATS.values():
         candidate = table_path.with_name(f"{stem}.tracks{suffix}")
-        if candidate.is_file():
+        if current_content(candidate) is not None:  # on disk, or written with the table
             return candidate
     return None

@@ -399,7 +399,7 @@ def _stats_beside(page: Path, stem: str) -> pd.DataFrame | None:
     if name is None:
         return None
     try:
-        return read_table(current_content(page.parent / name) or page.parent / name, name=page.parent / name)
+        return read_table(page.parent / name)
     except (OSError, ValueError) as error:
         log.warning("%s: not used in the batch report: %s", page.parent / name, error)
         return None
