@@ -14,8 +14,7 @@ The public API:
 
 from __future__ import annotations
 
-__version__ = "1.0.0.dev0"
-
+from ._version import __version__
 from .api import analyze_images, analyze_preprocessed_images, analyze_video, iter_video
 from .detections import Detections
 from .errors import InaFaceAnalyzerError, MediaError, OptionsError, OutputError

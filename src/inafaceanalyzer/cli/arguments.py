@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 
-from .. import __version__
+from .._version import __version__
 from ..errors import OptionsError
 from ..options import (
     CLASSIFIERS,

@@ -29,7 +29,7 @@ from typing import Any
 
 import dask.config
 
-from .. import __version__
+from .._version import __version__
 from ..errors import MediaError, OptionsError
 from ..export.atomic import remove_stale_temporaries
 from ..options import AnalysisOptions

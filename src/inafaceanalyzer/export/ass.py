@@ -20,7 +20,7 @@ import math
 import os
 from collections.abc import Iterable
 
-from .. import __version__
+from .._version import __version__
 from .atomic import atomic_path
 from .overlay import GENDER_COLOURS, FaceMark, OverlayFrame
 

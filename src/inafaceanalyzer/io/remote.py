@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..errors import MediaError
 
 __all__ = [

@@ -25,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.offline
 
-from .. import __version__
+from .._version import __version__
 from ..errors import MediaError
 from ..export.atomic import atomic_path, current_content
 from ..export.overlay import GENDER_NAMES, face_labels, parse_bboxes

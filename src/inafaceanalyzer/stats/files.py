@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from ..export.atomic import atomic_path
 from ..export.table import find_tracks_file, read_table, table_stem
 from ..export.timeline import AnalysedFrames
