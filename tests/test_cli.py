@@ -9,6 +9,8 @@ import sys
 import pandas as pd
 import pytest
 
+from inafaceanalyzer.cli.analyze import main as analyze_main
+
 from .conftest import BUNDLED, HAMILTON, INDIA, KNUTH, SHARED_VIDEOS
 from .http_helpers import serve_directory
 
@@ -127,16 +129,20 @@ def test_image_engine_writes_one_csv_and_reports_bad_images(tmp_path):
     assert len(df[df.frame == str(INDIA)]) == 5
 
 
-def test_image_engine_rejects_a_non_csv_output(tmp_path):
-    proc = run_cli("--engine", "image", "-i", INDIA, "-o", tmp_path / "results.txt")
-    assert proc.returncode == 2
-    assert ".csv" in proc.stderr
+def usage_error(capsys, *args) -> str:
+    """Run ina_face_analyzer.py in-process (no model is loaded before a usage error); its stderr."""
+    with pytest.raises(SystemExit) as exit_info:
+        analyze_main([str(arg) for arg in args])
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
 
 
-def test_contradicting_options_are_a_usage_error(tmp_path):
-    proc = run_cli("--engine", "videokeyframes", "--fps", "1", "-i", HAMILTON, "-o", tmp_path)
-    assert proc.returncode == 2
-    assert "fps" in proc.stderr
+def test_image_engine_rejects_a_non_csv_output(tmp_path, capsys):
+    assert ".csv" in usage_error(capsys, "--engine", "image", "-i", INDIA, "-o", tmp_path / "results.txt")
+
+
+def test_contradicting_options_are_a_usage_error(tmp_path, capsys):
+    assert "fps" in usage_error(capsys, "--engine", "videokeyframes", "--fps", "1", "-i", HAMILTON, "-o", tmp_path)
 
 
 @pytest.fixture()

@@ -90,8 +90,14 @@ def test_cli_image_engine_writes_parquet(tmp_path):
     assert proc.returncode == 0, proc.stderr
     df = read_table(out)
     assert pd.api.types.is_string_dtype(df.frame) and set(df.frame) == {str(INDIA), str(KNUTH)}
-    proc = run(ANALYZER, "--engine", "image", "--output_format", "parquet", "-i", KNUTH, "-o", tmp_path / "x.csv")
-    assert proc.returncode == 2 and "PARQUET" in proc.stderr
+
+
+def test_image_engine_output_suffix_must_match_the_format(tmp_path, capsys):
+    from inafaceanalyzer.cli.analyze import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--engine", "image", "--output_format", "parquet", "-i", str(KNUTH), "-o", str(tmp_path / "x.csv")])
+    assert exit_info.value.code == 2 and "PARQUET" in capsys.readouterr().err
 
 
 def test_timecodes_are_truncated_exact_times():
