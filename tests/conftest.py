@@ -94,3 +94,27 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytrace=False,
         )
     return out
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "logs_errors: the test expects the toolbox to log errors (bad inputs it feeds on purpose)"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_error_logs(request, caplog):
+    """Fail any test during which the toolbox logged an ERROR it did not say it expects.
+
+    A swallowed failure (a thread that died, a batch that recorded an error
+    the test did not look at) then shows up where it happens. Tests that feed
+    bad inputs on purpose carry ``@pytest.mark.logs_errors``.
+    """
+    yield
+    if request.node.get_closest_marker("logs_errors") is not None:
+        return
+    errors = [record for when in ("setup", "call") for record in caplog.get_records(when)
+              if record.levelno >= 40 and record.name.startswith("inafaceanalyzer")]
+    if errors:
+        pytest.fail("unexpected ERROR logs: " + "; ".join(f"{r.name}: {r.getMessage()}" for r in errors[:5]),
+                    pytrace=False)

@@ -70,6 +70,7 @@ def test_a_table_name_as_the_output_of_a_video_engine_is_a_usage_error(tmp_path,
     assert "did you mean" in err
 
 
+@pytest.mark.logs_errors
 def test_an_existing_directory_named_like_a_table_is_a_video_output(tmp_path, capsys):
     out = tmp_path / "out.csv"
     out.mkdir()
@@ -133,6 +134,7 @@ def test_a_video_given_to_the_image_engine_says_to_use_a_video_engine(tmp_path):
     assert "video" not in error.value.reason
 
 
+@pytest.mark.logs_errors
 def test_an_unexpected_failure_of_one_input_is_recorded_and_the_batch_goes_on(tmp_path, caplog):
     # A scaling so large that the boxes' coordinates overflow to infinity: finite, so valid, but no table can hold it.
     options = AnalysisOptions(engine="videokeyframes", bbox_scaling=1e308)

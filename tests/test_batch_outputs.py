@@ -165,6 +165,7 @@ def test_a_rerun_after_sigterm_removes_stale_temporaries_and_gives_the_same_outp
 
 
 
+@pytest.mark.logs_errors
 def test_a_distributed_job_whose_subtitles_cannot_be_written_leaves_no_table(tmp_path):
     from inafaceanalyzer import AnalysisOptions
     from inafaceanalyzer.distributed import Job

@@ -145,6 +145,7 @@ def test_tls_needs_the_ca_and_a_certificate(tmp_path):
 # -- Python API (in-process LocalCluster) ------------------------------------
 
 
+@pytest.mark.logs_errors
 @pytest.mark.shared_media
 def test_analyze_many_on_a_local_cluster(tmp_path, analyzer):
     from distributed import Client, LocalCluster

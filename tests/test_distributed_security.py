@@ -86,6 +86,7 @@ def test_the_python_api_refuses_the_same_before_submitting(videos):
         analyze_many(jobs, AnalysisOptions(engine="videotracking"), client=object())
 
 
+@pytest.mark.logs_errors
 @pytest.mark.shared_media
 def test_a_worker_refuses_a_job_whose_output_is_its_source_on_its_own_file_system(tmp_path):
     source = tmp_path / "clip.mp4"

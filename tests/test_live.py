@@ -400,6 +400,7 @@ def test_a_reader_slower_than_the_file_skips_to_keyframes_and_keeps_time(clip: P
     assert any("skipping to the next keyframe" in e["message"] for e in status["events"])
 
 
+@pytest.mark.logs_errors
 def test_a_missing_camera_fails_at_once() -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("Video4Linux2 cameras are Linux only")
@@ -516,6 +517,7 @@ def demo_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "inafaceanalyzer.cli.webcam_demo", *args]
 
 
+@pytest.mark.logs_errors
 def test_command_usage_errors_and_missing_source(clip: Path, capsys: pytest.CaptureFixture[str],
                                                  caplog: pytest.LogCaptureFixture) -> None:
     from inafaceanalyzer.cli import webcam_demo

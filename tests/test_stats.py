@@ -118,6 +118,7 @@ def test_ina_face_stats_recomputes_the_table_from_the_files(talking_heads, tmp_p
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "b.csv"), again)
 
 
+@pytest.mark.logs_errors
 def test_ina_face_stats_usage_errors(tmp_path, talking_heads, capsys):
     out, _ = talking_heads
     table = str(out / "heads.csv")
