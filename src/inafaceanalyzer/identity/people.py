@@ -35,17 +35,24 @@ data and are written only on request (``--embeddings``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from ..detections import Detections
-from ..tracking.smoothing import TrackStats, averages_of
 from .embedders import FaceEmbedder, normalise
+
+if TYPE_CHECKING:
+    from ..tracking.smoothing import TrackStats
+
+#: ``averages(weight, weighted_p_male, weighted_age) -> {column: value}``: the smoothed columns of
+#: faces (:func:`inafaceanalyzer.tracking.smoothing.averages_of`)
+Averages = Callable[[float, float, float], dict[str, Any]]
 
 __all__ = [
     "LINK_THRESHOLD",
@@ -60,10 +67,16 @@ __all__ = [
     "write_people",
 ]
 
-#: cosine distance under which a track joins a person (HSE embeddings): on the pairs of track
-#: means of benchmarks/identity_pairs.py, the equal-error point is 0.257 (same-person p95 0.24,
-#: different-person minimum 0.21); slightly below it, as merging two people is the worse error
-LINK_THRESHOLD = 0.25
+#: cosine distance under which a track joins a person (HSE embeddings), chosen on the pairs of
+#: track means of benchmarks/identity_pairs.py (README.md, "People"): there the equal-error point
+#: is 0.26 and different people come under 0.30 in about 2% of pairs, all of them blurred faces
+#: seen together in the crowd, which the cannot-link keeps apart anyway; one talking head cut in
+#: two by another clip lies 0.27 from itself
+LINK_THRESHOLD = 0.30
+#: at most this many faces of a track are embedded ...
+EMBEDDED_PER_TRACK = 4
+#: ... the first one, then each one whose quality weight is this many times the best embedded so far
+BETTER_FACE = 1.5
 #: a track lasting less than this (seconds) ...
 SHORT_TRACK_S = 1.0
 #: ... or with fewer analysed frames than this is short: its *_avg values are its person's
@@ -97,6 +110,8 @@ class _Track:
     weight: float = 0.0
     best_weight: float = -1.0
     best_frame: int = -1
+    embedded: int = 0
+    best_embedded: float = 0.0
 
 
 @dataclass
@@ -121,11 +136,15 @@ class PersonLinker:
 
     Args:
         embedder: computes the faces' embeddings in :meth:`add_frame`.
+        averages: the smoothed gender and age columns of weighted faces
+            (:func:`~inafaceanalyzer.tracking.smoothing.averages_of`; passed in,
+            as the tracking engine calls this module).
         threshold: cosine distance under which a track joins a person.
     """
 
-    def __init__(self, embedder: FaceEmbedder, threshold: float = LINK_THRESHOLD) -> None:
+    def __init__(self, embedder: FaceEmbedder, averages: Averages, threshold: float = LINK_THRESHOLD) -> None:
         self.embedder = embedder
+        self.averages = averages
         self.dim = int(embedder.dim)
         self.threshold = float(threshold)
         self._tracks: dict[int, _Track] = {}
@@ -134,22 +153,42 @@ class PersonLinker:
         self.linked: dict[int, tuple[int, NDArray[np.float32] | None]] = {}
 
     def add_frame(self, index: int, image: NDArray[np.uint8], faces: Detections, weights: NDArray[np.float64]) -> None:
-        """Embed the classified faces of one frame (they carry ``face_id`` and landmarks) into their tracks."""
+        """Embed the classified faces of one frame (they carry ``face_id`` and landmarks) into their tracks.
+
+        To bound the cost, a face is embedded only when its track has no
+        embedded face yet, or fewer than :data:`EMBEDDED_PER_TRACK` and the
+        face's quality weight is :data:`BETTER_FACE` times its track's best
+        embedded one: a track's embedding is the weighted mean of at most
+        that many of its best faces as they come.
+        """
         if not len(faces):
             return
-        embeddings = self.embedder(image, faces.landmarks)
-        self.add_faces(faces.data["face_id"], np.full(len(faces), index), embeddings, weights)
+        ids = [int(i) for i in faces.data["face_id"]]
+        chosen = []
+        for k, (face_id, weight) in enumerate(zip(ids, weights, strict=True)):
+            track = self._tracks.get(face_id)
+            if track is None:
+                track = self._tracks[face_id] = _Track(np.zeros(self.dim))
+            if weight > track.best_weight:
+                track.best_weight, track.best_frame = float(weight), int(index)
+            if track.embedded == 0 or (
+                track.embedded < EMBEDDED_PER_TRACK and weight > BETTER_FACE * track.best_embedded
+            ):
+                track.embedded += 1
+                track.best_embedded = max(track.best_embedded, float(weight))
+                chosen.append(k)
+        if chosen:
+            embeddings = self.embedder(image, faces.landmarks[chosen])
+            self.add_faces([ids[k] for k in chosen], embeddings, weights[chosen])
 
-    def add_faces(self, face_ids, frames, embeddings: NDArray[np.float32], weights: NDArray[np.float64]) -> None:
-        """Add the unit embeddings of classified faces (their track ids, frame indexes, quality weights)."""
-        for face_id, frame, embedding, weight in zip(face_ids, frames, embeddings, weights, strict=True):
+    def add_faces(self, face_ids, embeddings: NDArray[np.float32], weights: NDArray[np.float64]) -> None:
+        """Add the unit embeddings of classified faces (their track ids, quality weights) to their tracks."""
+        for face_id, embedding, weight in zip(face_ids, embeddings, weights, strict=True):
             track = self._tracks.get(int(face_id))
             if track is None:
                 track = self._tracks[int(face_id)] = _Track(np.zeros(self.dim))
             track.total += float(weight) * np.asarray(embedding, dtype=np.float64)
             track.weight += float(weight)
-            if weight > track.best_weight:
-                track.best_weight, track.best_frame = float(weight), int(frame)
 
     def _embedding(self, face_id: int) -> tuple[NDArray[np.float32] | None, _Track | None]:
         track = self._tracks.pop(face_id, None)
@@ -190,7 +229,7 @@ class PersonLinker:
         self.linked[face_id] = (person.person_id, embedding)
         values = {name: summary[name] for name in _AVERAGES}
         if is_short(summary) and len(person.tracks) > 1:
-            values.update(averages_of(person.weight, person.weighted_p_male, person.weighted_age))
+            values.update(self.averages(person.weight, person.weighted_p_male, person.weighted_age))
         return {"person_id": person.person_id, **values}
 
     def people(self) -> pd.DataFrame:
@@ -207,7 +246,7 @@ class PersonLinker:
                 "end_s": float(max(t["start_s"] + t["duration_s"] for t in tracks)),
                 "first_frame": int(min(t["first_frame"] for t in tracks)),
                 "last_frame": int(max(t["last_frame"] for t in tracks)),
-                **averages_of(person.weight, person.weighted_p_male, person.weighted_age),
+                **self.averages(person.weight, person.weighted_p_male, person.weighted_age),
                 "thumbnail_face_id": int(person.best_face_id if person.best_face_id >= 0 else tracks[0]["face_id"]),
                 "thumbnail_frame": int(person.best_frame if person.best_frame >= 0 else tracks[0]["first_frame"]),
             })

@@ -30,7 +30,7 @@ from ..options import AnalysisOptions
 from ..pipeline.analyzer import FaceAnalyzer
 from ..pipeline.engines import VideoAnalysis
 from ..pipeline.results import FrameResult
-from .smoothing import TRACK_COLUMNS
+from .smoothing import TRACK_COLUMNS, averages_of
 from .stream import TrackingStream
 
 __all__ = ["TrackingAnalysis", "tracks_path", "write_tracks"]
@@ -105,7 +105,7 @@ class TrackingAnalysis(VideoAnalysis):
 
     def __iter__(self) -> Iterator[FrameResult]:
         self.tracks = self.people = self._linker = None
-        linker = PersonLinker(hse_embedder(self.options.threads, self.options.device))
+        linker = PersonLinker(hse_embedder(self.options.threads, self.options.device), averages_of)
         stream = TrackingStream(
             self.analyzer, self.options, last_period=self.analysis_period, end_time=self.info.duration,
             people=linker,
