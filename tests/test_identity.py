@@ -79,7 +79,7 @@ def _alone(image: np.ndarray, right: bool) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def analysed(tmp_path_factory, analyzer):
-    """``analysed(name) -> (frames, tracks, people)`` of the clips built here, at 5 fps, cached."""
+    """``analysed(name) -> (frames, tracks, people, table path)`` of the clips built here, at 5 fps, cached."""
     folder = tmp_path_factory.mktemp("people")
     builders = {
         # Katie's first 2.5 s, Bob's first 2.5 s, Katie again from 5 s to 8 s
@@ -91,7 +91,7 @@ def analysed(tmp_path_factory, analyzer):
             *(_alone(a, right=True) for a in _frames(KATIE, 5, 7)),
         ],
     }
-    cache: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]] = {}
+    cache: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Path]] = {}
 
     def run(name: str):
         if name not in cache:
@@ -99,7 +99,7 @@ def analysed(tmp_path_factory, analyzer):
             table = folder / f"{Path(clip).stem}.csv"
             options = AnalysisOptions(engine="videotracking", fps=5, detect_period=3)
             analyze_video_to_files(str(clip), table, options, analyzer)
-            cache[name] = (pd.read_csv(table), pd.read_csv(tracks_path(table)), pd.read_csv(people_path(table)))
+            cache[name] = (pd.read_csv(table), pd.read_csv(tracks_path(table)), pd.read_csv(people_path(table)), table)
         return cache[name]
 
     return run
@@ -112,7 +112,7 @@ def _person_of_rows(frames: pd.DataFrame, time_from: float, time_to: float) -> s
 
 @pytest.mark.shared_media
 def test_a_person_seen_again_after_another_keeps_their_person_id(analysed):
-    frames, tracks, people = analysed("aba")
+    frames, tracks, people, _ = analysed("aba")
     assert list(frames.columns) == list(COLUMNS["videotracking"])
     assert list(tracks.columns) == list(TRACK_COLUMNS)
     assert list(people.columns) == list(PEOPLE_COLUMNS)
@@ -136,7 +136,7 @@ def test_a_person_seen_again_after_another_keeps_their_person_id(analysed):
 
 @pytest.mark.shared_media
 def test_two_people_on_screen_together_are_two_people_found_again_alone(analysed):
-    frames, tracks, people = analysed("together")
+    frames, tracks, people, _ = analysed("together")
     together = frames[frames.time_s < 3]
     assert (together.groupby("frame").person_id.nunique() == together.groupby("frame").size()).all()
     left = set(together[together.left < 512].person_id)
@@ -149,7 +149,7 @@ def test_two_people_on_screen_together_are_two_people_found_again_alone(analysed
 
 @pytest.mark.shared_media
 def test_the_crowd_gives_fewer_people_than_tracks_and_never_one_person_twice_in_a_frame(analysed):
-    frames, tracks, people = analysed("crowd")
+    frames, tracks, people, _ = analysed("crowd")
     assert len(people) < len(tracks)
     assert people.n_tracks.sum() == len(tracks)
     assert (frames.groupby("frame").person_id.nunique() == frames.groupby("frame").size()).all()
@@ -178,6 +178,24 @@ def test_embeddings_are_written_only_when_asked(tmp_path, analyzer):
         assert np.allclose(np.linalg.norm(data["embedding"], axis=1), 1, atol=1e-5)
     with pytest.raises(OptionsError, match="videotracking"):
         AnalysisOptions(engine="video", embeddings=True)
+
+
+@pytest.mark.shared_media
+def test_render_applies_person_overrides_and_says_so(analysed, tmp_path):
+    from inafaceanalyzer.cli.render import main
+
+    _, _, people, table = analysed("aba")
+    fix = _write(tmp_path, "1,f,33\n")  # Bob (person 1) called a woman of 33, to see it applied
+    out = tmp_path / "out"
+    assert main(["--no_progress", "--html_report", "-i", str(table), "--person_overrides", str(fix), "-o", str(out)]) == 0
+    page = (out / f"{table.stem}.html").read_text(encoding="utf-8")
+    assert "corrected by the user (overrides.csv)" in page
+    plain = tmp_path / "plain"
+    assert main(["--no_progress", "--html_report", "-i", str(table), "-o", str(plain)]) == 0
+    assert "corrected by the user" not in (plain / f"{table.stem}.html").read_text(encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--html_report", "-i", str(table), "--person_overrides", str(tmp_path / "none.csv"), "-o", str(out)])
+    assert stop.value.code == 2
 
 
 def _stats(face_id: int, p_male: float, age: float, weight: float) -> TrackStats:
