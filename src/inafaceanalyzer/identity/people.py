@@ -6,7 +6,9 @@ is complete, links it to a person (:meth:`PersonLinker.link`):
 
 - a track's embedding is the quality-weighted mean of its faces' unit
   embeddings (weights: :func:`~inafaceanalyzer.tracking.smoothing.quality_weights`),
-  normalised again;
+  normalised again; to bound the cost only up to :data:`EMBEDDED_PER_TRACK`
+  faces are embedded, its first and then each clearly better one
+  (:meth:`PersonLinker.add_frame`);
 - the distance between two tracks is the cosine distance ``1 - a.b`` of
   their embeddings; between a track and a person, the mean distance to the
   person's tracks (average linkage);
@@ -68,10 +70,10 @@ __all__ = [
 ]
 
 #: cosine distance under which a track joins a person (HSE embeddings), chosen on the pairs of
-#: track means of benchmarks/identity_pairs.py (README.md, "People"): there the equal-error point
-#: is 0.26 and different people come under 0.30 in about 2% of pairs, all of them blurred faces
-#: seen together in the crowd, which the cannot-link keeps apart anyway; one talking head cut in
-#: two by another clip lies 0.27 from itself
+#: track means of benchmarks/identity_pairs.py (README.md, "People"): there every same-person
+#: pair is under 0.26 and 2 of 146 different-person pairs under 0.30, both blurred faces seen
+#: together in the crowd, which the cannot-link keeps apart anyway; one talking head cut in two
+#: by another clip lies 0.27 from itself
 LINK_THRESHOLD = 0.30
 #: at most this many faces of a track are embedded ...
 EMBEDDED_PER_TRACK = 4
@@ -79,7 +81,7 @@ EMBEDDED_PER_TRACK = 4
 BETTER_FACE = 1.5
 #: a track lasting less than this (seconds) ...
 SHORT_TRACK_S = 1.0
-#: ... or with fewer analysed frames than this is short: its *_avg values are its person's
+#: ... or with fewer analysed frames than this is short: its ``*_avg`` values are its person's
 SHORT_TRACK_FRAMES = 3
 
 #: The columns of the people table (``<name>.people.csv``).
