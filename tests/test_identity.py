@@ -97,7 +97,7 @@ def analysed(tmp_path_factory, analyzer):
         if name not in cache:
             clip = write_clip(folder / f"{name}.mp4", builders[name]()) if name in builders else CROWD
             table = folder / f"{Path(clip).stem}.csv"
-            options = AnalysisOptions(engine="videotracking", fps=5, detect_period=3)
+            options = AnalysisOptions(engine="videotracking", fps=5, detect_period=3, embeddings=True)
             analyze_video_to_files(str(clip), table, options, analyzer)
             cache[name] = (pd.read_csv(table), pd.read_csv(tracks_path(table)), pd.read_csv(people_path(table)), table)
         return cache[name]
@@ -198,6 +198,31 @@ def test_render_applies_person_overrides_and_says_so(analysed, tmp_path):
     assert stop.value.code == 2
 
 
+@pytest.mark.shared_media
+def test_people_are_linked_across_videos_from_their_embeddings(analysed, tmp_path, capsys):
+    from inafaceanalyzer.cli.people import main
+
+    aba_frames, _, _, aba = analysed("aba")
+    together_frames, _, _, together = analysed("together")
+    out = tmp_path / "global.csv"
+    tracks_table = tracks_path(aba)  # side tables among the inputs are skipped
+    assert main(["-q", "-i", str(aba), str(together), str(tracks_table), "-o", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["video", "person_id", "global_id", "n_tracks"]
+    ids = {(row.video, row.person_id): row.global_id for row in table.itertuples()}
+    katie_there = int(together_frames[together_frames.left < 512].person_id.iloc[0])
+    assert ids[(aba.stem, 0)] == ids[(together.stem, katie_there)] == 0
+    assert ids[(aba.stem, 1)] == ids[(together.stem, 1 - katie_there)] == 1
+    # a table without embeddings fails, named; the others are still linked
+    bare = tmp_path / "bare.csv"
+    bare.write_text("frame\n")
+    assert main(["-q", "-i", str(aba), str(bare), "-o", str(out)]) == 1
+    assert "bare.csv" in capsys.readouterr().err and len(pd.read_csv(out)) == 2
+    with pytest.raises(SystemExit) as stop:  # never overwrite what is not ours
+        main(["-q", "-i", str(aba), "-o", str(bare)])
+    assert stop.value.code == 2 and bare.read_text() == "frame\n"
+
+
 def _stats(face_id: int, p_male: float, age: float, weight: float) -> TrackStats:
     stats = TrackStats(face_id)
     stats.add_predictions(np.array([weight]), np.array([p_male]), np.array([age]))
@@ -279,3 +304,18 @@ def test_bad_overrides_are_named_with_their_line(tmp_path, header, body, message
 def test_a_missing_overrides_file_is_named(tmp_path):
     with pytest.raises(OptionsError, match="not found"):
         read_person_overrides(tmp_path / "none.csv")
+
+
+def test_average_linkage_never_joins_items_of_one_group():
+    from inafaceanalyzer.identity.across import average_linkage
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    vectors = np.stack([a, a + 0.01 * b, b, a + 0.02 * b, b + 0.01 * a])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    # items 0 and 1 are one video's two people, however alike
+    labels = average_linkage(vectors.astype(np.float32), [0, 0, 1, 2, 2], threshold=0.3)
+    assert labels[0] != labels[1]
+    assert labels[2] == labels[4] != labels[3]
+    assert labels[3] in (labels[0], labels[1])
+    assert list(labels[:3]) == [0, 1, 2]
