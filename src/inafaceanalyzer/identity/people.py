@@ -151,6 +151,8 @@ class PersonLinker:
         self.threshold = float(threshold)
         self._tracks: dict[int, _Track] = {}
         self._people: list[_Person] = []
+        #: faces embedded so far
+        self.embedded_faces = 0
         #: face_id -> (person_id, unit track embedding or None)
         self.linked: dict[int, tuple[int, NDArray[np.float32] | None]] = {}
 
@@ -180,6 +182,7 @@ class PersonLinker:
                 track.best_embedded = max(track.best_embedded, float(weight))
                 chosen.append(k)
         if chosen:
+            self.embedded_faces += len(chosen)
             embeddings = self.embedder(image, faces.landmarks[chosen])
             self.add_faces([ids[k] for k in chosen], embeddings, weights[chosen])
 
