@@ -119,7 +119,6 @@ class _Track:
 @dataclass
 class _Person:
     person_id: int
-    embeddings: list[NDArray[np.float32]] = field(default_factory=list)
     intervals: list[tuple[int, int]] = field(default_factory=list)
     tracks: list[dict[str, Any]] = field(default_factory=list)
     weight: float = 0.0
@@ -151,6 +150,11 @@ class PersonLinker:
         self.threshold = float(threshold)
         self._tracks: dict[int, _Track] = {}
         self._people: list[_Person] = []
+        # per person: sum of its tracks' unit embeddings, their number, its first and last frames,
+        # so that the mean distance to all of a person's tracks is one product: 1 - sum.x / n
+        self._sums = np.zeros((16, self.dim))
+        self._counts = np.zeros(16)
+        self._spans = np.zeros((16, 2), dtype=np.int64)
         #: faces embedded so far
         self.embedded_faces = 0
         #: face_id -> (person_id, unit track embedding or None)
@@ -210,20 +214,14 @@ class PersonLinker:
         face_id = int(stats.face_id)
         embedding, track = self._embedding(face_id)
         first, last = int(summary["first_frame"]), int(summary["last_frame"])
-        person = None
-        if embedding is not None:
-            best = self.threshold
-            for candidate in self._people:
-                if not candidate.embeddings or candidate.overlaps(first, last):
-                    continue
-                distance = float(np.mean(1.0 - np.stack(candidate.embeddings) @ embedding))
-                if distance < best:
-                    best, person = distance, candidate
+        person = self._nearest(embedding, first, last) if embedding is not None else None
         if person is None:
-            person = _Person(len(self._people))
-            self._people.append(person)
+            person = self._new_person(first, last)
+        k = person.person_id
         if embedding is not None:
-            person.embeddings.append(embedding)
+            self._sums[k] += embedding
+            self._counts[k] += 1
+        self._spans[k] = (min(self._spans[k, 0], first), max(self._spans[k, 1], last))
         person.intervals.append((first, last))
         person.tracks.append(summary)
         person.weight += stats.weight
@@ -236,6 +234,34 @@ class PersonLinker:
         if is_short(summary) and len(person.tracks) > 1:
             values.update(self.averages(person.weight, person.weighted_p_male, person.weighted_age))
         return {"person_id": person.person_id, **values}
+
+    def _new_person(self, first: int, last: int) -> _Person:
+        k = len(self._people)
+        if k == len(self._counts):
+            self._sums = np.concatenate([self._sums, np.zeros_like(self._sums)])
+            self._counts = np.concatenate([self._counts, np.zeros_like(self._counts)])
+            self._spans = np.concatenate([self._spans, np.zeros_like(self._spans)])
+        self._spans[k] = (first, last)
+        person = _Person(k)
+        self._people.append(person)
+        return person
+
+    def _nearest(self, embedding: NDArray[np.float32], first: int, last: int) -> _Person | None:
+        """The person closest on average under the threshold, none of whose tracks overlaps ``first..last``."""
+        n = len(self._people)
+        if n == 0:
+            return None
+        counts = self._counts[:n]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            distance = 1.0 - (self._sums[:n] @ embedding) / counts
+        distance[counts == 0] = np.inf
+        spans = self._spans[:n]
+        maybe = (spans[:, 0] <= last) & (first <= spans[:, 1])
+        for k in np.flatnonzero(maybe & (distance < self.threshold)):
+            if self._people[k].overlaps(first, last):
+                distance[k] = np.inf
+        k = int(np.argmin(distance))
+        return self._people[k] if distance[k] < self.threshold else None
 
     def people(self) -> pd.DataFrame:
         """One row per person (:data:`PEOPLE_COLUMNS`), by ``person_id``."""
