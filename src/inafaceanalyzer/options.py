@@ -125,6 +125,9 @@ class AnalysisOptions:
             (face-size aware); ``False`` gives the network's raw scores.
         device: ``cpu``, ``cuda`` or ``auto`` (CUDA when onnxruntime-gpu
             sees a GPU).
+        embeddings: with ``videotracking``, also write each track's face
+            embedding (biometric data, kept in memory otherwise) to
+            ``<name>.embeddings.npz`` beside the table.
     """
 
     engine: Engine = "video"
@@ -145,6 +148,7 @@ class AnalysisOptions:
     precision: Literal["fp32", "int8"] = "fp32"
     min_reliable_face_px: float = 30.0
     calibrate_gender: bool = True
+    embeddings: bool = False
 
     def __post_init__(self) -> None:
         for name, kind in _kinds().items():
@@ -198,6 +202,8 @@ class AnalysisOptions:
             raise OptionsError(f"the {self.engine} engine analyses images: it takes no fps")
         if self.engine != "videotracking" and self.detect_period != 1:
             raise OptionsError("detect_period only applies to the videotracking engine")
+        if self.engine != "videotracking" and self.embeddings:
+            raise OptionsError("embeddings are only computed by the videotracking engine")
 
     @property
     def detection_confidence(self) -> float:

@@ -144,6 +144,9 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[st
     video.add_argument("--detect_period", type=int, default=_DEFAULTS["detect_period"],
                        help="videotracking: detect faces on one analysed frame in DETECT_PERIOD, track "
                        "them in between")
+    video.add_argument("--embeddings", action="store_true",
+                       help="videotracking: also write each track's face embedding (biometric data) to "
+                       "<name>.embeddings.npz; without it they stay in memory")
 
 
 def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AnalysisOptions:

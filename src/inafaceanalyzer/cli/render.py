@@ -11,7 +11,9 @@ Tables and videos are paired by name (``clip.csv`` with ``clip.mp4``), or
 in order when there is one of each. ``<name>.tracks.csv`` files given with
 the tables are used as tracks, not drawn. The frames the analysis sampled
 are rebuilt from ``--fps`` / ``--keyframes`` when given, else inferred from
-the table.
+the table. ``--person_overrides FILE`` (one table) applies a user's
+``person_id,gender,age`` corrections (:mod:`inafaceanalyzer.identity.overrides`)
+to the people's smoothed gender and age before drawing; the report says so.
 
 Exit status: 0 when everything was written, 1 when anything failed (each
 named on stderr), 2 on a usage error.
@@ -69,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the --fps the analysis used (every analysed frame is rebuilt exactly)")
     exclusive.add_argument("--keyframes", action="store_true", help="the analysis used --engine videokeyframes")
     exclusive.add_argument("--every_frame", action="store_true", help="the analysis used every frame (no --fps)")
+    group.add_argument("--person_overrides", metavar="FILE", default=None,
+                       help="CSV of person_id,gender,age corrections of the people of the (one) table "
+                       "(videotracking); the people's *_avg values take them")
     add_export_arguments(parser, tables=False)
     add_logging_arguments(parser)
     return parser
@@ -100,6 +105,18 @@ def _is_tracks_table(path: Path) -> bool:
     return table_stem(path).endswith(".tracks")
 
 
+def _with_overrides(table: Path, overrides):  # noqa: ANN001, ANN202 - pandas imported lazily
+    """The frame table and its table of tracks, read and corrected (:func:`apply_person_overrides`)."""
+    from ..export.table import read_table
+    from ..identity import apply_person_overrides
+    from ..report import find_tracks_file
+
+    tracks_file = find_tracks_file(table)
+    tracks = read_table(tracks_file) if tracks_file is not None else None
+    frames, tracks, _ = apply_person_overrides(read_table(table), tracks, None, overrides)
+    return frames, tracks
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status."""
     parser = build_parser()
@@ -124,6 +141,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.ass_subtitle_export or args.mp4_export) and any(video is None for _, video in pairs):
         missing = ", ".join(str(t) for t, video in pairs if video is None)
         parser.error(f"subtitles and MP4 need the source video (--video) of: {missing}")
+    overrides = None
+    if args.person_overrides is not None:
+        from ..identity import read_person_overrides
+
+        if len(pairs) != 1:
+            parser.error("--person_overrides applies to one table: person ids are per video")
+        try:
+            overrides = read_person_overrides(args.person_overrides)
+        except OptionsError as error:
+            parser.error(str(error))
 
     from ..export.render import Sampling, export_annotations
     from ..report import load_video_data, write_batch_report, write_video_report
@@ -139,11 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with OutputSet():  # the files of one table appear together or not at all
                 directory.mkdir(parents=True, exist_ok=True)
+                results, tracks = (table, None) if overrides is None else _with_overrides(table, overrides)
                 rendered = None
                 if args.ass_subtitle_export or args.mp4_export:
                     rendered = export_annotations(
                         video,  # type: ignore[arg-type]
-                        table,
+                        results,
                         ass_path=directory / f"{name}.ass" if args.ass_subtitle_export else None,
                         mp4_path=directory / f"{name}.mp4" if args.mp4_export else None,
                         sampling=sampling,
@@ -152,9 +180,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.html_report:
                     report_path = directory / f"{name}.html"
                     data = load_video_data(
-                        table, name=name, source=video, sampling=sampling,
+                        results, name=name, source=video, sampling=sampling,
                         timing=rendered.timing if rendered else None, analysed=rendered.analysed if rendered else None,
+                        tracks=tracks,
                     )
+                    if overrides is not None:
+                        data.notes.append(f"Gender and age of {len(overrides)} person(s) corrected by the user "
+                                          f"({Path(args.person_overrides).name})")
                     summaries.append(write_video_report(report_path, data))
                     log.info("wrote %s", report_path)
         except MediaError as error:

@@ -82,7 +82,8 @@ class CsvTableWriter:
 _FLOAT = ("detect_conf", "sex_decfunc", "age_decfunc", "age_label", "time_s", "face_size", "sex_prob_male",
           "age_std", "track_conf", "start_s", "end_s", "duration_s", "median_face_size")
 _STRING = ("bbox", "sex_label", "sex_label_avg", "filename", "timecode")
-_INT = ("face_id", "first_frame", "last_frame", "n_frames", "n_detections", "left", "top", "right", "bottom")
+_INT = ("face_id", "first_frame", "last_frame", "n_frames", "n_detections", "left", "top", "right", "bottom",
+        "person_id")
 
 
 def _arrow_type(column: str, values: list[Any]) -> Any:

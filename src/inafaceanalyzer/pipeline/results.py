@@ -36,7 +36,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "videotracking": (
         "frame", "bbox", "face_id", "detect_conf", "track_conf", "sex_decfunc", "age_decfunc",
         "sex_label", "age_label", "sex_decfunc_avg", "age_decfunc_avg", "sex_label_avg", "age_label_avg",
-        *BOX_COLUMNS, *_TIME, *_EXTRA, "avg_weight",
+        *BOX_COLUMNS, *_TIME, *_EXTRA, "avg_weight", "person_id",
     ),
     "preprocessed_image": (
         "filename", "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
@@ -117,8 +117,8 @@ def result_rows(result: FrameResult, engine: str) -> Iterator[dict[str, Any]]:
                 row[column] = None if result.time_s is None else format_timecode(result.time_s)
             elif column == "face_size":
                 row[column] = float(sizes[i])
-            elif column == "reliable" and column not in faces.data:
-                row[column] = None  # faces not from the classifier (e.g. built by hand): unknown
+            elif column in ("reliable", "person_id") and column not in faces.data:
+                row[column] = None  # faces not from the classifier or not linked into people: unknown
             else:
                 value = faces.data[column][i]
                 row[column] = value.item() if isinstance(value, np.generic) else value

@@ -8,7 +8,10 @@ in a background thread and the frames go to the pure
 :class:`~.stream.TrackingStream`. After iteration, :attr:`TrackingAnalysis.tracks`
 holds one row per face track, and :meth:`TrackingAnalysis.write_extras`
 writes it as ``<name>.tracks.csv`` beside the frame table ``<name>.csv``
-(``<name>.tracks.parquet`` beside a Parquet table).
+(``<name>.tracks.parquet`` beside a Parquet table), with the table of
+people ``<name>.people.csv`` (:mod:`inafaceanalyzer.identity`: tracks linked
+into people by their face embeddings; the embeddings themselves are written,
+to ``<name>.embeddings.npz``, only with ``options.embeddings``).
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..export.table import CsvTableWriter
+from ..identity.embedders import hse_embedder
+from ..identity.people import PersonLinker, embeddings_path, people_path, write_embeddings, write_people
 from ..options import AnalysisOptions
 from ..pipeline.analyzer import FaceAnalyzer
 from ..pipeline.engines import VideoAnalysis
 from ..pipeline.results import FrameResult
-from .smoothing import TRACK_COLUMNS
+from .smoothing import TRACK_COLUMNS, averages_of
 from .stream import TrackingStream
 
 __all__ = ["TrackingAnalysis", "tracks_path", "write_tracks"]
@@ -75,6 +80,8 @@ class TrackingAnalysis(VideoAnalysis):
     Attributes:
         tracks: after a complete iteration, one row per face track
             (:data:`~.smoothing.TRACK_COLUMNS`), else ``None``.
+        people: after a complete iteration, one row per person
+            (:data:`~inafaceanalyzer.identity.PEOPLE_COLUMNS`), else ``None``.
         cut_frames: after iteration, the frames found to start a new shot.
     """
 
@@ -83,7 +90,9 @@ class TrackingAnalysis(VideoAnalysis):
             options = options.replace(engine="videotracking")
         super().__init__(source, options, analyzer)
         self.tracks: pd.DataFrame | None = None
+        self.people: pd.DataFrame | None = None
         self.cut_frames: list[int] = []
+        self._linker: PersonLinker | None = None
 
     @property
     def analysis_period(self) -> Fraction:
@@ -95,16 +104,26 @@ class TrackingAnalysis(VideoAnalysis):
         return 1 / rate if rate else Fraction(0)
 
     def __iter__(self) -> Iterator[FrameResult]:
-        self.tracks = None
+        self.tracks = self.people = self._linker = None
+        linker = PersonLinker(hse_embedder(self.options.threads, self.options.device), averages_of)
         stream = TrackingStream(
-            self.analyzer, self.options, last_period=self.analysis_period, end_time=self.info.duration
+            self.analyzer, self.options, last_period=self.analysis_period, end_time=self.info.duration,
+            people=linker,
         )
         yield from stream(self.frames())
         self.tracks = stream.tracks()
+        self.people, self._linker = linker.people(), linker
         self.cut_frames = list(stream.cut_frames)
 
     def write_extras(self, table_path: Path) -> None:
-        """Write the table of tracks beside the frame table (after a complete iteration): :func:`tracks_path`."""
-        if self.tracks is None:
+        """Write the tables of tracks and people beside the frame table (after a complete iteration).
+
+        Paths: :func:`tracks_path`, :func:`~inafaceanalyzer.identity.people_path`, and with
+        ``options.embeddings`` :func:`~inafaceanalyzer.identity.people.embeddings_path`.
+        """
+        if self.tracks is None or self.people is None or self._linker is None:
             raise RuntimeError("the table of tracks is known once the video has been analysed")
         write_tracks(self.tracks, tracks_path(table_path))
+        write_people(self.people, people_path(table_path))
+        if self.options.embeddings:
+            write_embeddings(self._linker, embeddings_path(table_path))

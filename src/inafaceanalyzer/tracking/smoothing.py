@@ -45,6 +45,7 @@ __all__ = [
     "AVERAGE_COLUMNS",
     "TrackStats",
     "add_predictions",
+    "averages_of",
     "quality_weights",
     "sharpness",
     "frontality",
@@ -67,6 +68,7 @@ TRACK_COLUMNS: tuple[str, ...] = (
     "age_label_avg",
     "sex_prob_male_avg",
     "median_face_size",
+    "person_id",
 )
 
 #: The per-track columns repeated on every row of a track in the frame table.
@@ -138,6 +140,26 @@ def _p_male(faces: Detections) -> NDArray[np.float64]:
     return 1.0 / (1.0 + np.exp(-decfunc))
 
 
+def averages_of(weight: float, weighted_p_male: float, weighted_age: float) -> dict[str, Any]:
+    """The smoothed columns of faces whose weights sum to ``weight`` (weighted sums of p(male) and age)."""
+    if weight <= 0:
+        nan = float("nan")
+        return {"sex_decfunc_avg": nan, "age_decfunc_avg": nan, "sex_label_avg": "",
+                "age_label_avg": nan, "sex_prob_male_avg": nan}
+    p = weighted_p_male / weight
+    eps = np.exp(-_MAX_LOGODDS)
+    clipped = min(max(p, eps), 1 - eps)
+    decfunc = float(np.log(clipped) - np.log1p(-clipped))
+    age = weighted_age / weight
+    return {
+        "sex_decfunc_avg": decfunc,
+        "age_decfunc_avg": float(age_to_decfunc(np.array([age]))[0]),
+        "sex_label_avg": "m" if decfunc > 0 else "f",
+        "age_label_avg": float(age),
+        "sex_prob_male_avg": float(p),
+    }
+
+
 @dataclass
 class TrackStats:
     """What is known about one track so far: where it appears, and its weighted predictions.
@@ -177,22 +199,7 @@ class TrackStats:
 
     def averages(self) -> dict[str, Any]:
         """The smoothed columns (:data:`AVERAGE_COLUMNS` and ``sex_prob_male_avg``)."""
-        if self.weight <= 0:
-            nan = float("nan")
-            return {"sex_decfunc_avg": nan, "age_decfunc_avg": nan, "sex_label_avg": "",
-                    "age_label_avg": nan, "sex_prob_male_avg": nan}
-        p = self.weighted_p_male / self.weight
-        eps = np.exp(-_MAX_LOGODDS)
-        clipped = min(max(p, eps), 1 - eps)
-        decfunc = float(np.log(clipped) - np.log1p(-clipped))
-        age = self.weighted_age / self.weight
-        return {
-            "sex_decfunc_avg": decfunc,
-            "age_decfunc_avg": float(age_to_decfunc(np.array([age]))[0]),
-            "sex_label_avg": "m" if decfunc > 0 else "f",
-            "age_label_avg": float(age),
-            "sex_prob_male_avg": float(p),
-        }
+        return averages_of(self.weight, self.weighted_p_male, self.weighted_age)
 
     def summary(self) -> dict[str, Any]:
         """The track's row in the table of tracks (:data:`TRACK_COLUMNS`)."""

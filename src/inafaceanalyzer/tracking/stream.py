@@ -82,6 +82,10 @@ class TrackingStream:
         tracker: the face tracker (default: one built from ``options``).
         cuts: the shot cut detector (default: a :class:`ShotCutDetector`).
         detect_cuts: whether shot cuts end tracks.
+        people: links the tracks into people as they end
+            (:class:`~inafaceanalyzer.identity.PersonLinker`: ``add_frame``
+            per classified frame, ``link`` per complete track); ``None``: no
+            ``person_id``.
 
     Attributes:
         cut_frames: indexes of the analysed frames found to start a new shot.
@@ -97,6 +101,7 @@ class TrackingStream:
         tracker: FaceTracker | None = None,
         cuts: ShotCutDetector | None = None,
         detect_cuts: bool = True,
+        people: Any = None,
     ) -> None:
         self.analyzer = analyzer
         self.options = options
@@ -108,6 +113,7 @@ class TrackingStream:
         self.cuts: ShotCutDetector | None = (cuts or ShotCutDetector()) if detect_cuts else None
         self.cut_frames: list[int] = []
         self.frames_detected = 0
+        self.people = people
         self._stats: dict[int, TrackStats] = {}
         self._unclassified: dict[int, int] = {}
         self._unemitted: dict[int, int] = {}
@@ -224,6 +230,8 @@ class TrackingStream:
         for entry, faces in zip(self._pending, results, strict=True):
             weights = quality_weights(entry.image, faces)
             add_predictions(self._stats, faces, weights)
+            if self.people is not None:
+                self.people.add_frame(entry.index, entry.image, faces, weights)
             for face_id in faces.data["face_id"]:
                 self._unclassified[int(face_id)] -= 1
             entry.faces = faces.with_data(avg_weight=weights)
@@ -254,18 +262,24 @@ class TrackingStream:
         rows = []
         for face_id in ids:
             if face_id not in self._averages:
-                self._averages[face_id] = self._stats[face_id].averages()
+                stats = self._stats[face_id]
+                self._averages[face_id] = stats.averages()
+                if self.people is not None:
+                    self._averages[face_id].update(self.people.link(stats, stats.summary()))
             rows.append(self._averages[face_id])
-        columns = {name: np.array([row[name] for row in rows]) for name in AVERAGE_COLUMNS}
+        names = AVERAGE_COLUMNS + (("person_id",) if self.people is not None else ())
+        columns = {name: np.array([row[name] for row in rows]) for name in names}
         if not rows:
             columns = {
-                name: np.zeros(0, dtype=str if name.startswith("sex_label") else np.float64)
-                for name in AVERAGE_COLUMNS
+                name: np.zeros(0, dtype=str if name.startswith("sex_label") else
+                               np.int64 if name == "person_id" else np.float64)
+                for name in names
             }
         return faces.with_data(**columns)
 
     def _retire(self, face_id: int) -> None:
         """Every row of the track is out: record its summary and forget it."""
-        self._summaries.append(self._stats.pop(face_id).summary())
+        summary = self._stats.pop(face_id).summary()
+        summary.update(self._averages.pop(face_id, {}))
+        self._summaries.append(summary)
         del self._unclassified[face_id], self._unemitted[face_id]
-        self._averages.pop(face_id, None)
