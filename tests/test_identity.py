@@ -199,6 +199,27 @@ def test_render_applies_person_overrides_and_says_so(analysed, tmp_path):
 
 
 @pytest.mark.shared_media
+def test_stats_apply_person_overrides_and_say_so(analysed, tmp_path):
+    import json
+
+    from inafaceanalyzer.cli.stats import main
+
+    _, _, _, table = analysed("aba")
+    fix = _write(tmp_path, "1,f,33\n")  # Bob (person 1) called a woman: then every face is a woman's
+    plain, fixed = tmp_path / "plain.csv", tmp_path / "fixed.csv"
+    assert main(["-q", "-i", str(table), "-o", str(plain)]) == 0
+    assert main(["-q", "-i", str(table), "--person_overrides", str(fix), "-o", str(fixed)]) == 0
+    women = {name: pd.read_csv(path).query("gender == 'f' and age_group == 'all'").iloc[0]
+             for name, path in (("plain", plain), ("fixed", fixed))}
+    assert women["plain"].share < 0.9 and women["fixed"].share == pytest.approx(1.0)
+    assert women["fixed"].face_seconds > women["plain"].face_seconds
+    assert json.loads(fixed.with_name("fixed.meta.json").read_text())["person_overrides"] == str(fix)
+    with pytest.raises(SystemExit) as stop:  # overrides are one video's: one table
+        main(["-q", "-i", str(table), str(table), "--person_overrides", str(fix), "-o", str(fixed)])
+    assert stop.value.code == 2
+
+
+@pytest.mark.shared_media
 def test_people_are_linked_across_videos_from_their_embeddings(analysed, tmp_path, capsys):
     from inafaceanalyzer.cli.people import main
 

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "to a group (programme, channel, date, genre...)")
     group.add_argument("--group_by", metavar="COLUMN",
                        help="the column of --groups to group by (default: its second column)")
+    group.add_argument("--person_overrides", metavar="CSV",
+                       help="a user's corrections of one video's people: person_id,gender,age rows (see the "
+                       "report's gallery); with a single input table. The output's .meta.json names the file")
     counting = parser.add_argument_group("statistics")
     counting.add_argument("--age_groups", default="20,35,50,65", metavar="AGES",
                           help="upper bounds of the age bands, comma-separated (default 20,35,50,65: "
@@ -93,7 +96,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as error:
             parser.error(f"--groups: {error}")
 
+    overrides = None
+    if args.person_overrides:
+        from ..errors import OptionsError
+        from ..identity import read_person_overrides
+
+        try:
+            overrides = read_person_overrides(args.person_overrides)
+        except OptionsError as error:
+            parser.error(str(error))
+
     tables = [path for path in args.input if is_results_table(path)]
+    if overrides is not None and len(tables) != 1:
+        parser.error(f"--person_overrides corrects the people of one video: give one table, not {len(tables)}")
     for path in set(args.input) - set(tables):
         log.info("%s: not a results table (a derived table), skipped", path)
     if output.resolve() in {Path(p).resolve() for p in tables}:
@@ -106,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, ValueError) as error:
             log.error("%s: %s", path, error)
             failures.append((path, str(error)))
+    if overrides is not None and inputs:
+        inputs = [_corrected(parser, item, overrides) for item in inputs]
     if groups is not None:
         missing = [item.name for item in inputs if item.name not in groups]
         if missing:
@@ -121,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if group_by is not None:
         stats.attrs["group_by"] = group_by
     try:
-        write_statistics(stats, output, inputs=[str(p) for p in tables], groups=args.groups)
+        write_statistics(stats, output, inputs=[str(p) for p in tables], groups=args.groups,
+                         person_overrides=args.person_overrides)
     except OSError as error:
         log.error("cannot write %s: %s", output, error.strerror or error)
         return 1
@@ -130,6 +148,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_failures(failures, len(tables), "table")
         return 1
     return 0
+
+
+def _corrected(parser: argparse.ArgumentParser, item, overrides):  # noqa: ANN001, ANN202 - stats imported lazily
+    """``item`` (a :class:`~inafaceanalyzer.stats.StatsInput`) with the user's corrections applied."""
+    import dataclasses
+
+    from ..errors import OptionsError
+    from ..identity import apply_person_overrides
+
+    if "person_id" not in item.frames.columns:
+        parser.error(f"--person_overrides: {item.name} has no person_id column (analyse it with --engine videotracking)")
+    try:
+        frames, tracks, _ = apply_person_overrides(item.frames, item.tracks, None, overrides)
+    except OptionsError as error:
+        parser.error(f"--person_overrides: {item.name}: {error}")
+    log.info("%s: gender and age of %d person(s) corrected by %s", item.name, len(overrides), "--person_overrides")
+    return dataclasses.replace(item, frames=frames, tracks=tracks)
 
 
 if __name__ == "__main__":
