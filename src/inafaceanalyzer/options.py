@@ -20,6 +20,7 @@ __all__ = [
     "CLASSIFIERS",
     "DEFAULT_DETECTION_CONFIDENCE",
     "AnalysisOptions",
+    "TRACKERS",
 ]
 
 Engine = Literal["image", "video", "videotracking", "videokeyframes", "preprocessed_image"]
@@ -28,6 +29,7 @@ FACE_DETECTORS: tuple[str, ...] = ("LibFaceDetection", "CenterFace")
 TTA_VALUES: tuple[str, ...] = ("auto", "none", "flip", "full", "adaptive")
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge",)
+TRACKERS: tuple[str, ...] = ("mosse", "dlib")  # tracking.followers.FOLLOWERS; the first is the default
 VIDEO_ENGINES = frozenset({"video", "videotracking", "videokeyframes"})
 IMAGE_ENGINES = frozenset({"image", "preprocessed_image"})
 
@@ -84,6 +86,10 @@ class AnalysisOptions:
             (face-size aware); ``False`` gives the network's raw scores.
         device: ``cpu``, ``cuda`` or ``auto`` (CUDA when onnxruntime-gpu
             sees a GPU).
+        tracker: with ``videotracking``, what follows faces between
+            detections: ``mosse`` (batched correlation filters, GIL released)
+            or ``dlib`` (the seed's correlation tracker); see
+            :mod:`inafaceanalyzer.tracking.followers`.
     """
 
     engine: Engine = "video"
@@ -104,6 +110,7 @@ class AnalysisOptions:
     precision: Literal["fp32", "int8"] = "fp32"
     min_reliable_face_px: float = 30.0
     calibrate_gender: bool = True
+    tracker: str = "mosse"
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -153,6 +160,8 @@ class AnalysisOptions:
             raise OptionsError(f"the {self.engine} engine analyses images: it takes no fps")
         if self.engine != "videotracking" and self.detect_period != 1:
             raise OptionsError("detect_period only applies to the videotracking engine")
+        if self.tracker not in TRACKERS:
+            raise OptionsError(f"tracker must be one of {', '.join(TRACKERS)}, not {self.tracker!r}")
 
     @property
     def detection_confidence(self) -> float:

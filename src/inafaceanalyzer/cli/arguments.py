@@ -20,6 +20,7 @@ from ..options import (
     ENGINES,
     FACE_DETECTORS,
     PRECISIONS,
+    TRACKERS,
     TTA_VALUES,
     AnalysisOptions,
 )
@@ -111,6 +112,9 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--detect_period", type=int, default=_DEFAULTS["detect_period"],
                        help="videotracking: detect faces on one analysed frame in DETECT_PERIOD, track "
                        "them in between")
+    video.add_argument("--tracker", choices=TRACKERS, default=_DEFAULTS["tracker"],
+                       help="videotracking: what follows faces between detections (mosse: batched "
+                       "correlation filters, fast; dlib: the seed's correlation tracker)")
 
 
 def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AnalysisOptions:
