@@ -18,23 +18,15 @@ one frame in N only (cuts handled as the engine does). Printed per tracker:
 
 - ``ms/face``: CPU time (this thread) of :meth:`FaceTracker.update` on the
   frames without detection, per face followed;
-- ``gil ms/face``: how long a second Python thread was kept from running
-  meanwhile, per face followed (it counts how often it gets to run, against
-  its rate alone: see :func:`gil_held`);
-- ``iou``: mean IoU of the reported tracked boxes (raw) with the detector's
-  box of the same face on that frame (the best match, 0 if none), and
-  ``hit``: the fraction with IoU >= 0.5;
-- ``recall``: the fraction of the detector's faces on tracked frames that a
-  reported face covers with IoU >= 0.5;
-- identities: the detector's faces are chained frame to frame into
-  reference identities (IoU >= 0.3 with the chain's last box, gaps of up to
-  5 frames); each reported face takes the identity of the detection it
-  covers (IoU >= 0.5). ``tracks``: the tracker's tracks; ``ids``: reference
-  identities seen; ``frag``: over the identities, distinct track ids minus
-  one (an identity split into several tracks); ``switch``: times an
-  identity's track id changes from one of its frames to the next;
-  ``merge``: over the tracks, distinct identities minus one (one track
-  jumping between faces).
+- ``stall ms``: the median over those frames of the longest pause of a
+  second Python thread while the update runs, with a switch interval of
+  0.1 ms: how long the tracker holds the GIL at a stretch (dlib: one
+  face's update; mosse: one NumPy or Pillow call), plus system noise;
+- ``iou``, ``hit``, ``recall``, ``tracks``, ``ids``, ``frag``, ``switch``,
+  ``merge``: :class:`inafaceanalyzer.tracking.metrics.TrackAgreement` (mean
+  IoU of the tracked boxes with the detections, the fraction at IoU >= 0.5,
+  the detections covered; tracks, reference identities, identities split,
+  identity switches, tracks covering several identities).
 
 Usage::
 
@@ -51,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -58,12 +51,12 @@ from pathlib import Path
 
 import numpy as np
 
-from inafaceanalyzer import AnalysisOptions, FaceAnalyzer
+from inafaceanalyzer import AnalysisOptions, Detections, FaceAnalyzer
 from inafaceanalyzer.io import VideoSource
 from inafaceanalyzer.options import TRACKERS
 from inafaceanalyzer.pipeline.engines import VideoAnalysis
-from inafaceanalyzer.tracking import FaceTracker, ShotCutDetector, TrackerSettings, TrackingAnalysis
-from inafaceanalyzer.tracking.followers import Follower
+from inafaceanalyzer.tracking import ShotCutDetector, TrackingAnalysis
+from inafaceanalyzer.tracking.metrics import replay
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "media" / "videos"
 DEFAULT_CLIPS = ["SadTalker__WDA_KatieHill_000.mp4", "facenet-pytorch__video.mp4"]
@@ -122,161 +115,76 @@ def engines(args: argparse.Namespace) -> None:
 # -- the trackers compared ------------------------------------------------------------------
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of each box of ``a`` (M, 4) with each box of ``b`` (N, 4)."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(1, -1, 4)
-    width = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    height = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = width * height
-    area = lambda boxes: (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+def longest_stall(action: Callable[[], object]) -> tuple[object, float, float]:
+    """Run ``action`` in a thread while this one spins: its result, this thread's longest pause, its duration.
 
-
-def best_pairs(iou: np.ndarray, minimum: float) -> list[tuple[int, int]]:
-    """Greedy one-to-one pairs by decreasing IoU, each at least ``minimum``."""
-    iou = iou.copy()
-    pairs = []
-    while iou.size and iou.max() >= minimum:
-        row, column = np.unravel_index(int(iou.argmax()), iou.shape)
-        pairs.append((int(row), int(column)))
-        iou[row, :] = -1
-        iou[:, column] = -1
-    return pairs
-
-
-def reference_identities(raw: list[np.ndarray], cuts: set[int], gap: int = 5) -> list[np.ndarray]:
-    """Per frame, an identity for each detection: detections chained by IoU (see the module doc)."""
-    chains: list[tuple[int, np.ndarray]] = []  # per identity: last frame seen, last box
-    identities = []
-    for index, boxes in enumerate(raw):
-        if index in cuts:
-            chains = [(-(10**9), box) for _, box in chains]  # nothing continues across a cut
-        ids = np.full(len(boxes), -1)
-        alive = [i for i, (last, _) in enumerate(chains) if index - last <= gap]
-        if alive and len(boxes):
-            iou = iou_matrix(np.array([chains[i][1] for i in alive]), boxes)
-            for row, column in best_pairs(iou, 0.3):
-                ids[column] = alive[row]
-        for column in range(len(boxes)):
-            if ids[column] < 0:
-                ids[column] = len(chains)
-                chains.append((index, boxes[column]))
-            chains[ids[column]] = (index, boxes[column])
-        identities.append(ids)
-    return identities
-
-
-def spin_rate(seconds: float = 0.2) -> float:
-    """Turns per second of the spinning loop of :func:`gil_held`, alone."""
-    done = threading.Event()
-    timer = threading.Timer(seconds, done.set)
-    turns, start = 0, time.perf_counter()
-    timer.start()
-    while not done.is_set():
-        turns += 1
-    return turns / (time.perf_counter() - start)
-
-
-def gil_held(action: Callable[[], None], alone: float) -> tuple[float, float]:
-    """Run ``action`` in a thread; how long this thread was kept from running meanwhile, and the action's duration.
-
-    This thread spins, counting its turns; the time it lost is the action's
-    duration times one minus its rate of turns against its rate ``alone``
-    (:func:`spin_rate`). With the GIL held by the action throughout, it
-    loses about the whole duration; with the GIL released, nearly nothing
-    (when a core is free).
+    Run with a short switch interval (``sys.setswitchinterval``), a thread
+    waiting for the GIL gets it back within that interval at the next
+    Python instruction; it pauses longer only while a C call that holds
+    the GIL runs (or when the system lends the core elsewhere).
     """
     done = threading.Event()
-    timing = {}
+    out: dict[str, object] = {}
 
     def run() -> None:
         started = time.perf_counter()
-        action()
-        timing["duration"] = time.perf_counter() - started
+        out["result"] = action()
+        out["duration"] = time.perf_counter() - started
         done.set()
 
     thread = threading.Thread(target=run)
-    turns, start = 0, time.perf_counter()
+    last = time.perf_counter()
+    longest = 0.0
     thread.start()
     while not done.is_set():
-        turns += 1
-    elapsed = time.perf_counter() - start
+        now = time.perf_counter()
+        longest = max(longest, now - last)
+        last = now
     thread.join()
-    rate = turns / elapsed
-    return timing["duration"] * max(0.0, 1.0 - rate / alone), timing["duration"]
+    return out["result"], longest, float(out["duration"])  # type: ignore[arg-type]
 
 
-def replay(frames, detections, cuts: set[int], period: int, follower: str | Follower) -> dict[str, float]:
+def compare(frames, detections, cuts: set[int], period: int, follower: str) -> dict[str, float]:
     """One tracker over the clip, detections on one frame in ``period``: its metrics (see the module doc)."""
-    tracker = FaceTracker(TrackerSettings(), follower=follower)
-    raw = [d.data.get("raw_xyxy", d.xyxy) for d in detections]
-    identity = reference_identities(raw, cuts)
-    alone = spin_rate()
-    countdown = 0
-    cpu = gil = 0.0
-    followed = 0
-    ious: list[float] = []
-    covered = total = 0
-    seen: dict[int, list[int]] = {}  # reference identity -> track ids, in frame order
-    owners: dict[int, set[int]] = {}  # track id -> reference identities
-    all_ids: set[int] = set()
-    for index, frame in enumerate(frames):
-        if index in cuts:
-            tracker.finish()
-            countdown = 0
-        given = None
-        if countdown == 0:
-            given = detections[index]
-            countdown = period
-        countdown -= 1
-        if given is None:
-            followed += sum(1 for track in tracker._tracks.values() if track.following)
-            out = {}
+    cpu: list[float] = []
+    stalls: list[float] = []
 
-            def step(frame=frame, out=out) -> None:
-                started = time.thread_time()
-                out["faces"] = tracker.update(frame, None)
-                out["cpu"] = time.thread_time() - started
+    def timed(step: Callable[[], Detections]) -> Detections:
+        def measured() -> Detections:
+            started = time.thread_time()
+            faces = step()
+            cpu.append(time.thread_time() - started)
+            return faces
 
-            held, _ = gil_held(step, alone)
-            faces, cpu, gil = out["faces"], cpu + out["cpu"], gil + held
-        else:
-            faces = tracker.update(frame, given)
-        boxes = faces.data["raw_xyxy"]
-        iou = iou_matrix(boxes, raw[index])
-        pairs = dict(best_pairs(iou, 0.5))
-        if given is None:
-            ious.extend(float(iou[i].max()) if iou.shape[1] else 0.0 for i in range(len(boxes)))
-            covered += len(pairs)
-            total += len(raw[index])
-        for row, face_id in enumerate(int(i) for i in faces.data["face_id"]):
-            all_ids.add(face_id)
-            if row in pairs:
-                ref = int(identity[index][pairs[row]])
-                seen.setdefault(ref, []).append(face_id)
-                owners.setdefault(face_id, set()).add(ref)
-    tracker.finish()
-    ious_array = np.array(ious)
+        faces, stall, _ = longest_stall(measured)
+        stalls.append(stall)
+        return faces  # type: ignore[return-value]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    try:
+        agreement = replay(frames, detections, period, follower, cuts, run=timed)
+    finally:
+        sys.setswitchinterval(interval)
     return {
-        "ms/face": 1000 * cpu / max(followed, 1),
-        "gil ms/face": 1000 * gil / max(followed, 1),
-        "iou": float(ious_array.mean()) if len(ious) else float("nan"),
-        "hit": float((ious_array >= 0.5).mean()) if len(ious) else float("nan"),
-        "recall": covered / max(total, 1),
-        "tracks": len(all_ids),
-        "ids": len(seen),
-        "frag": sum(len(set(ids)) - 1 for ids in seen.values()),
-        "switch": sum(sum(a != b for a, b in zip(ids, ids[1:], strict=False)) for ids in seen.values()),
-        "merge": sum(len(refs) - 1 for refs in owners.values()),
-        "followed": followed,
+        "ms/face": 1000 * sum(cpu) / max(agreement.followed, 1),
+        "stall ms": 1000 * float(np.median(stalls)) if stalls else float("nan"),
+        "iou": agreement.mean_iou,
+        "hit": agreement.hit_rate,
+        "recall": agreement.recall,
+        "tracks": agreement.tracks,
+        "ids": agreement.identities,
+        "frag": agreement.fragments,
+        "switch": agreement.switches,
+        "merge": agreement.merges,
+        "followed": agreement.followed,
     }
 
 
 def accuracy(args: argparse.Namespace) -> None:
     analyzer = FaceAnalyzer(AnalysisOptions(threads=args.threads))
-    columns = ["ms/face", "gil ms/face", "iou", "hit", "recall", "tracks", "ids", "frag", "switch", "merge", "followed"]
-    print(f"{'clip':38s} {'fps':>6s} {'period':>6s} {'tracker':8s} " + " ".join(f"{c:>11s}" for c in columns))
+    columns = ["ms/face", "stall ms", "iou", "hit", "recall", "tracks", "ids", "frag", "switch", "merge", "followed"]
+    print(f"{'clip':38s} {'fps':>6s} {'period':>6s} {'tracker':8s} " + " ".join(f"{c:>9s}" for c in columns))
     for clip in args.clips:
         path = Path(clip) if Path(clip).is_file() else args.videos / clip
         for fps_text in args.fps:
@@ -287,9 +195,9 @@ def accuracy(args: argparse.Namespace) -> None:
             detections = [analyzer.detect(frame.image) for frame in frames]
             for period in args.periods:
                 for name in args.trackers:
-                    metrics = replay(frames, detections, cuts, period, name)
+                    metrics = compare(frames, detections, cuts, period, name)
                     print(f"{path.name[:38]:38s} {fps_text:>6s} {period:6d} {name:8s} "
-                          + " ".join(f"{metrics[c]:11.3f}" if isinstance(metrics[c], float) else f"{metrics[c]:11d}"
+                          + " ".join(f"{metrics[c]:9.3f}" if isinstance(metrics[c], float) else f"{metrics[c]:9d}"
                                      for c in columns), flush=True)
 
 

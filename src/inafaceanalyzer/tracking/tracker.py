@@ -180,6 +180,11 @@ class FaceTracker:
         self._next_id = 0
 
     @property
+    def following(self) -> int:
+        """How many tracks the follower moves on the next frame without detection."""
+        return sum(track.following for track in self._tracks.values())
+
+    @property
     def active_ids(self) -> frozenset[int]:
         """Identifiers of the tracks that have not ended (reported or hidden)."""
         return frozenset(self._tracks)
