@@ -22,7 +22,6 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image as PILImage
 
 from inafaceanalyzer import AnalysisOptions, Detections
 from inafaceanalyzer.io import Frame, VideoSource
@@ -418,21 +417,21 @@ def test_the_mosse_tracker_follows_a_talking_head_at_the_native_rate_as_one_trac
 def test_the_mosse_tracker_lets_another_thread_run_while_it_follows_many_faces(crowd_native):
     frames, detections = crowd_native
     raw = detections[0].data["raw_xyxy"]
-    gray = [np.asarray(PILImage.fromarray(item.image).convert("L")) for item in frames[:2]]
+    images = [item.image for item in frames[:2]]
     ids = list(range(4 * len(raw)))  # every face of the first frame, followed four times over
     assert len(ids) >= 30
     followers = {name: FOLLOWERS[name]() for name in TRACKERS}
     for follower in followers.values():
         for face_id in ids:
-            follower.start(face_id, gray[0], raw[face_id % len(raw)])
-        follower.update(gray[1], ids)
+            follower.start(face_id, images[0], raw[face_id % len(raw)])
+        follower.update(images[1], ids)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-4)  # a thread waiting for the GIL gets it back within 0.1 ms, between C calls
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in TRACKERS}
     try:
         for _ in range(5):  # interleaved, so that a busy machine slows both alike
             for name, follower in followers.items():
-                runs[name].append(_longest_stall(lambda follower=follower: follower.update(gray[1], ids)))
+                runs[name].append(_longest_stall(lambda follower=follower: follower.update(images[1], ids)))
     finally:
         sys.setswitchinterval(interval)
     (stall, duration), (dlib_stall, _) = min(runs["mosse"]), min(runs["dlib"])

@@ -1,7 +1,7 @@
 """Followers: what moves each track's box from one analysed frame to the next.
 
 A follower keeps, for every face it follows, an appearance model started on
-a box of a grayscale frame, and moves all of them onto each new frame in one
+a box of an RGB frame, and moves all of them onto each new frame in one
 call. :class:`~.tracker.FaceTracker` decides what the boxes mean (matching,
 misses, ends); a follower only says where each face went and how sure it is
 (a peak-to-sidelobe ratio, PSR: about 10 or more on a followed face, below 7
@@ -10,18 +10,19 @@ once it is lost, for both followers).
 ``mosse`` (:class:`MosseFollower`, the default)
     A MOSSE correlation filter per face (Bolme et al., CVPR 2010) on a
     64x64 grayscale patch of twice the box, searched from where the face's
-    recent motion predicts it; every face's patch is resampled by Pillow and
-    all of them go through single batched NumPy FFTs, which release the GIL:
-    the Python work is per frame, not per face. About 0.3 to 0.7 ms of CPU
-    per face and frame (more for a lone face, whose frame costs count
-    alone); a second thread waits at most one NumPy or Pillow call (0.1 to
-    0.3 ms at a short switch interval). The box keeps its size between
+    recent motion predicts it. Each face's window alone is made grayscale
+    and resampled by Pillow (the frame is never converted whole), and all
+    patches go through single batched NumPy FFTs, which release the GIL:
+    the Python work is per frame, not per face. On the shared clips, about
+    0.4 ms of CPU per face and frame in a crowd (1080p) and 1.5 to 2 ms for
+    a lone large face (2.5 to 10 times less than dlib); another thread waits
+    at most one NumPy or Pillow call. The box keeps its size between
     detections (trying other scales cost more and gained nothing on the
     shared clips).
 ``dlib`` (:class:`DlibFollower`)
-    dlib's correlation tracker (DSST), one per face, the seed's tracker:
-    about 3.5 ms of CPU per face and frame, each face's update one call
-    that keeps other Python threads waiting (3 to 8 ms).
+    dlib's correlation tracker (DSST), one per face on the grayscale frame,
+    the seed's tracker: about 3.5 to 4 ms of CPU per face and frame, each
+    face's update one call that keeps the GIL throughout.
 
 :data:`FOLLOWERS` maps the names (:data:`~inafaceanalyzer.options.TRACKERS`,
 ``options.tracker``, ``--tracker``) to the classes.
@@ -45,32 +46,39 @@ __all__ = ["FOLLOWERS", "DlibFollower", "Follower", "MosseFollower", "make_follo
 class Follower(Protocol):
     """What :class:`~.tracker.FaceTracker` needs from a follower."""
 
-    def start(self, face_id: int, gray: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
-        """Follow face ``face_id`` from ``box`` (raw ``xyxy``) on this frame (anew if followed)."""
+    def start(self, face_id: int, image: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
+        """Follow face ``face_id`` from ``box`` (raw ``xyxy``) on this RGB frame (anew if followed)."""
 
-    def update(self, gray: NDArray[np.uint8], face_ids: Sequence[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Move the listed faces onto this frame: their boxes (N, 4) and PSRs (N,)."""
+    def update(self, image: NDArray[np.uint8], face_ids: Sequence[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Move the listed faces onto this RGB frame: their boxes (N, 4) and PSRs (N,)."""
 
     def drop(self, face_id: int) -> None:
         """Forget a face (no error if unknown)."""
 
 
 class DlibFollower:
-    """dlib's correlation tracker, one per face (holds the GIL while it runs)."""
+    """dlib's correlation tracker, one per face, on the grayscale frame (holds the GIL while it runs)."""
 
     def __init__(self) -> None:
         import dlib
 
         self._dlib = dlib
         self._trackers: dict[int, Any] = {}
+        self._frame: tuple[NDArray[np.uint8], NDArray[np.uint8]] | None = None  # the last frame, in grayscale
 
-    def start(self, face_id: int, gray: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
+    def _gray(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        if self._frame is None or self._frame[0] is not image:
+            self._frame = (image, np.asarray(Image.fromarray(image).convert("L")))
+        return self._frame[1]
+
+    def start(self, face_id: int, image: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
         tracker = self._trackers.get(face_id)
         if tracker is None:
             tracker = self._trackers[face_id] = self._dlib.correlation_tracker()
-        tracker.start_track(gray, self._dlib.drectangle(*(float(v) for v in box)))
+        tracker.start_track(self._gray(image), self._dlib.drectangle(*(float(v) for v in box)))
 
-    def update(self, gray: NDArray[np.uint8], face_ids: Sequence[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def update(self, image: NDArray[np.uint8], face_ids: Sequence[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        gray = self._gray(image)
         boxes = np.zeros((len(face_ids), 4))
         psr = np.zeros(len(face_ids))
         for i, face_id in enumerate(face_ids):
@@ -137,16 +145,17 @@ class MosseFollower:
 
     # -- patches -------------------------------------------------------------
 
-    def _patches(self, image: Image.Image, boxes: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Normalised, windowed patches (N, side, side) of the padded ``boxes`` of a grayscale image.
+    def _patches(self, image: NDArray[np.uint8], boxes: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Normalised, windowed grayscale patches (N, side, side) of the padded ``boxes`` of an RGB image.
 
-        Each patch is resampled by Pillow from the window alone (reduced by
-        an integer factor first, then bilinear: antialiased at any face
-        size); where the window leaves the image, the patch takes the mean
-        of its part inside.
+        Each patch is resampled by Pillow from the window alone, made
+        grayscale (reduced by an integer factor first, then bilinear:
+        antialiased at any face size), so the frame is never converted
+        whole; where the window leaves the image, the patch takes the mean of
+        its part inside.
         """
         n = self.side
-        width, height = image.size
+        height, width = image.shape[:2]
         patches = np.empty((len(boxes), n, n), dtype=np.float64)
         for i, (left, top, right, bottom) in enumerate(boxes):
             cx, cy = (left + right) / 2, (top + bottom) / 2
@@ -159,12 +168,14 @@ class MosseFollower:
             if c1 - c0 < 2 or r1 - r0 < 2:
                 patches[i] = 0.0
                 continue
-            source = (
-                max(0.0, x0 + c0 * step_x), max(0.0, y0 + r0 * step_y),
-                min(float(width), x0 + c1 * step_x), min(float(height), y0 + r1 * step_y),
-            )
+            sx0, sy0 = max(0.0, x0 + c0 * step_x), max(0.0, y0 + r0 * step_y)
+            sx1, sy1 = min(float(width), x0 + c1 * step_x), min(float(height), y0 + r1 * step_y)
+            left_px, top_px = int(sx0), int(sy0)
+            region = image[top_px : math.ceil(sy1), left_px : math.ceil(sx1)]
+            window = Image.fromarray(np.ascontiguousarray(region)).convert("L")
+            source = (sx0 - left_px, sy0 - top_px, sx1 - left_px, sy1 - top_px)
             inside = np.asarray(
-                image.resize((c1 - c0, r1 - r0), Image.Resampling.BILINEAR, box=source, reducing_gap=2.0)
+                window.resize((c1 - c0, r1 - r0), Image.Resampling.BILINEAR, box=source, reducing_gap=2.0)
             )
             if (c0, r0, c1, r1) == (0, 0, n, n):
                 patches[i] = inside
@@ -189,9 +200,9 @@ class MosseFollower:
 
     # -- the follower verbs ----------------------------------------------------
 
-    def start(self, face_id: int, gray: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
+    def start(self, face_id: int, image: NDArray[np.uint8], box: NDArray[np.float64]) -> None:
         box = np.asarray(box, dtype=np.float64).reshape(1, 4)
-        spectra = np.fft.rfft2(self._patches(Image.fromarray(gray), box))
+        spectra = np.fft.rfft2(self._patches(image, box))
         if face_id in self._ids:
             row = self._ids.index(face_id)
             self._boxes[row] = box[0]
@@ -215,12 +226,11 @@ class MosseFollower:
         self._numerator = np.delete(self._numerator, row, axis=0)
         self._denominator = np.delete(self._denominator, row, axis=0)
 
-    def update(self, gray: NDArray[np.uint8], face_ids: Sequence[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def update(self, image: NDArray[np.uint8], face_ids: Sequence[int]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         rows = np.array([self._ids.index(face_id) for face_id in face_ids], dtype=np.intp)
         if len(rows) == 0:
             return np.zeros((0, 4)), np.zeros(0)
         n, k = self.side, len(self.scales)
-        image = Image.fromarray(gray)
         boxes = self._boxes[rows]
         previous = (boxes[:, :2] + boxes[:, 2:]) / 2
         centres = previous + self._velocity[rows] if self.momentum else previous

@@ -7,7 +7,7 @@ analysed frame in order, with the detector's faces on detection frames or
 shot cut: the same tracker then goes on with new identifiers).
 
 How a track lives
-    Every track is followed on the grayscale frames by a follower
+    Every track is followed from frame to frame by a follower
     (:mod:`.followers`: ``mosse``, batched correlation filters, the default;
     or ``dlib``, the seed's correlation tracker), started on the detector's
     raw box and updated on every analysed frame without detection. Its
@@ -58,7 +58,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 
 from ..detection.base import shape_boxes
 from ..detections import Detections
@@ -207,12 +206,12 @@ class FaceTracker:
             ``data["raw_xyxy"]``, the shaped box in ``xyxy``, NaN confidence
             and the PSR as ``track_conf``.
         """
-        gray = np.asarray(Image.fromarray(frame.image).convert("L"))
-        height, width = gray.shape
+        image = frame.image
+        height, width = image.shape[:2]
         if detections is None:
-            self._follow(gray)
+            self._follow(image)
             return self._tracked_faces(width, height)
-        return self._match(gray, detections, float(frame.time), width, height)
+        return self._match(image, detections, float(frame.time), width, height)
 
     def finish(self) -> list[int]:
         """End every track (end of stream or shot cut); their identifiers, in order.
@@ -226,14 +225,14 @@ class FaceTracker:
 
     # -- steps -------------------------------------------------------------
 
-    def _follow(self, gray: NDArray[np.uint8]) -> None:
+    def _follow(self, image: NDArray[np.uint8]) -> None:
         """Move every following track's box onto this frame."""
-        height, width = gray.shape
+        height, width = image.shape[:2]
         for track in self._tracks.values():
             if not track.following:
                 track.psr = math.nan
         followed = [face_id for face_id, track in self._tracks.items() if track.following]
-        boxes, psrs = self.follower.update(gray, followed)
+        boxes, psrs = self.follower.update(image, followed)
         for face_id, box, psr in zip(followed, boxes, psrs, strict=True):
             track = self._tracks[face_id]
             track.psr = float(psr)
@@ -274,7 +273,7 @@ class FaceTracker:
         )
 
     def _match(
-        self, gray: NDArray[np.uint8], detections: Detections, time: float, width: int, height: int
+        self, image: NDArray[np.uint8], detections: Detections, time: float, width: int, height: int
     ) -> Detections:
         """A detection frame: detections matched to tracks, new tracks, misses counted."""
         s = self.settings
@@ -296,12 +295,12 @@ class FaceTracker:
         for row, column in pairs:
             track = tracks[row]
             track_conf[column] = track.psr
-            self._restart(track, gray, raw[column], time)
+            self._restart(track, image, raw[column], time)
             face_ids[column] = track.face_id
             matched.add(column)
         for column in range(len(raw)):
             if column not in matched:
-                face_ids[column] = self._start(gray, raw[column], time)
+                face_ids[column] = self._start(image, raw[column], time)
 
         confirmed = {ids[row] for row, _ in pairs}
         for track in tracks:
@@ -315,19 +314,19 @@ class FaceTracker:
                 self._end(track.face_id)
         return detections.with_data(face_id=face_ids, track_conf=track_conf)
 
-    def _start(self, gray: NDArray[np.uint8], box: NDArray[np.float64], time: float) -> int:
+    def _start(self, image: NDArray[np.uint8], box: NDArray[np.float64], time: float) -> int:
         face_id = self._next_id
         self._next_id += 1
         box = np.asarray(box, dtype=np.float64).copy()
         track = _Track(face_id, box, box, time)
-        self._restart(track, gray, box, time)
+        self._restart(track, image, box, time)
         self._tracks[face_id] = track
         return face_id
 
-    def _restart(self, track: _Track, gray: NDArray[np.uint8], box: NDArray[np.float64], time: float) -> None:
+    def _restart(self, track: _Track, image: NDArray[np.uint8], box: NDArray[np.float64], time: float) -> None:
         """The track's face was detected at ``box``: restart its follower there."""
         box = np.asarray(box, dtype=np.float64).copy()
-        self.follower.start(track.face_id, gray, box)
+        self.follower.start(track.face_id, image, box)
         track.box = track.detection = box
         track.detection_time = time
         track.visible = track.following = True
