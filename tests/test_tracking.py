@@ -363,11 +363,12 @@ def test_files_frame_table_and_table_of_tracks(tmp_path, analyzer):
 
 
 @pytest.mark.shared_media
-def test_the_command_writes_both_tables(tmp_path):
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_the_command_writes_both_tables(tmp_path, tracker):
     command = shutil.which("ina_face_analyzer.py") or "ina_face_analyzer.py"
     proc = subprocess.run(
         [command, "--no_progress", "--engine", "videotracking", "--fps", "2", "--detect_period", "3",
-         "-i", str(BOB), "-o", str(tmp_path)],
+         "--tracker", tracker, "-i", str(BOB), "-o", str(tmp_path)],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
@@ -440,3 +441,11 @@ def test_the_mosse_tracker_lets_another_thread_run_while_it_follows_many_faces(c
     # update of each face is one call that keeps the GIL
     assert stall < 0.5 * duration, runs
     assert stall < 0.5 * dlib_stall, runs
+
+
+def test_an_unknown_tracker_is_a_usage_error(tmp_path):
+    command = shutil.which("ina_face_analyzer.py") or "ina_face_analyzer.py"
+    proc = subprocess.run([command, "--engine", "videotracking", "--tracker", "kcf", "-i", str(BOB), "-o", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--tracker" in proc.stderr and "mosse" in proc.stderr, proc.stderr
+    assert not list(tmp_path.iterdir())
