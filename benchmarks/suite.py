@@ -137,7 +137,7 @@ CHILDREN = {"_build": child_build, "_floor": child_floor, "_peer_video": child_p
 
 def ours(name: str, args: list[str], output: Path, key: str = "frame") -> Run:
     run = timed(name, [ANALYZER, "--no_progress", "-q", *args])
-    table = output if output.suffix == ".csv" else next(output.glob("*.csv"))
+    table = output if output.suffix == ".csv" else next(p for p in output.glob("*.csv") if not p.name.endswith(".tracks.csv"))
     run.frames, run.faces = table_counts(table, key)
     return run
 

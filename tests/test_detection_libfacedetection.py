@@ -109,23 +109,26 @@ def test_the_packaged_model_is_the_export_of_the_library(tmp_path):
 
 def _longest_stall(action) -> tuple[float, float]:
     """Run ``action`` in a thread; the longest pause of this thread meanwhile, and the action's duration."""
-    done = threading.Event()
+    go, done = threading.Event(), threading.Event()
     timing = {}
 
     def run():
+        go.wait()  # the action starts once this thread spins
         started = time.perf_counter()
         action()
         timing["duration"] = time.perf_counter() - started
         done.set()
 
     thread = threading.Thread(target=run)
+    thread.start()
     last = time.perf_counter()
     longest = 0.0
-    thread.start()
+    go.set()
     while not done.is_set():
         now = time.perf_counter()
         longest = max(longest, now - last)
         last = now
+    longest = max(longest, time.perf_counter() - last)  # the pause the loop ended on
     thread.join()
     return longest, timing["duration"]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,10 +25,12 @@ import pytest
 
 from inafaceanalyzer import AnalysisOptions, Detections
 from inafaceanalyzer.io import Frame, VideoSource
+from inafaceanalyzer.options import TRACKERS
 from inafaceanalyzer.pipeline.batch import analyze_video_to_files
 from inafaceanalyzer.pipeline.engines import VideoAnalysis
 from inafaceanalyzer.pipeline.results import COLUMNS
 from inafaceanalyzer.tracking import (
+    FOLLOWERS,
     TRACK_COLUMNS,
     FaceTracker,
     ShotCutDetector,
@@ -35,10 +38,12 @@ from inafaceanalyzer.tracking import (
     TrackingAnalysis,
     tracks_path,
 )
+from inafaceanalyzer.tracking.metrics import reference_identities, replay
 from inafaceanalyzer.tracking.smoothing import TrackStats, frontality
 from inafaceanalyzer.tracking.tracker import greedy_match, proximity_matrix
 
 from .conftest import HAMILTON, SHARED_VIDEOS
+from .test_detection_libfacedetection import _longest_stall
 
 KATIE = SHARED_VIDEOS / "SadTalker__WDA_KatieHill_000.mp4"
 BOB = SHARED_VIDEOS / "SadTalker__WDA_BobMenendez_000.mp4"
@@ -89,8 +94,9 @@ def frame(index: int, image: np.ndarray, fps: int = 5) -> Frame:
     return Frame(index, Fraction(index, fps), image)
 
 
-def test_tracker_follows_a_moving_face_between_detections():
-    tracker = FaceTracker()
+@pytest.mark.parametrize("follower", TRACKERS)
+def test_tracker_follows_a_moving_face_between_detections(follower):
+    tracker = FaceTracker(follower=follower)
     boxes = [(100 + 6 * i, 80 + 3 * i, 180 + 6 * i, 160 + 3 * i) for i in range(8)]
     ids, confs = [], []
     for i, box in enumerate(boxes):
@@ -111,8 +117,9 @@ def test_tracker_follows_a_moving_face_between_detections():
     assert list(tracker.update(frame(8, image), detection(boxes[0])).data["face_id"]) == [1]  # ids go on
 
 
-def test_a_face_keeps_its_identifier_through_a_missed_detection():
-    tracker = FaceTracker()
+@pytest.mark.parametrize("follower", TRACKERS)
+def test_a_face_keeps_its_identifier_through_a_missed_detection(follower):
+    tracker = FaceTracker(follower=follower)
     box = (100, 80, 180, 160)
     image = textured_scene((320, 480), box)
     first = tracker.update(frame(0, image), detection(box))
@@ -127,8 +134,9 @@ def test_a_face_keeps_its_identifier_through_a_missed_detection():
     assert tracker.active_ids == frozenset()
 
 
-def test_a_face_that_leaves_the_frame_ends_its_track():
-    tracker = FaceTracker()
+@pytest.mark.parametrize("follower", TRACKERS)
+def test_a_face_that_leaves_the_frame_ends_its_track(follower):
+    tracker = FaceTracker(follower=follower)
     boxes = [(300 + 20 * i, 100, 380 + 20 * i, 180) for i in range(10)]  # exits on the right
     tracker.update(frame(0, textured_scene((320, 480), boxes[0])), detection(boxes[0]))
     reported = [
@@ -136,6 +144,21 @@ def test_a_face_that_leaves_the_frame_ends_its_track():
     ]
     assert reported[:5] == [1] * 5 and reported[-1] == 0
     assert tracker.active_ids == frozenset()  # ended at once, not kept hidden
+
+
+def test_the_trackers_are_named_once_and_checked():
+    assert tuple(FOLLOWERS) == TRACKERS and AnalysisOptions().tracker == TRACKERS[0] == "mosse"
+    with pytest.raises(ValueError, match="tracker must be one of mosse, dlib, not 'kcf'"):
+        AnalysisOptions(tracker="kcf")
+    with pytest.raises(ValueError, match="tracker must be one of"):
+        FaceTracker(follower="kcf")
+
+
+def test_reference_identities_chain_detections_and_stop_at_cuts():
+    boxes = [np.array([[0, 0, 10, 10], [50, 0, 60, 10]]), np.array([[52, 1, 62, 11]]), np.array([[1, 0, 11, 10]]),
+             np.array([[1, 0, 11, 10]])]
+    ids = reference_identities(boxes, cuts={3})
+    assert [list(i) for i in ids] == [[0, 1], [1], [0], [2]]
 
 
 def test_matching_takes_the_closest_pairs_of_similar_size():
@@ -340,14 +363,89 @@ def test_files_frame_table_and_table_of_tracks(tmp_path, analyzer):
 
 
 @pytest.mark.shared_media
-def test_the_command_writes_both_tables(tmp_path):
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_the_command_writes_both_tables(tmp_path, tracker):
     command = shutil.which("ina_face_analyzer.py") or "ina_face_analyzer.py"
     proc = subprocess.run(
         [command, "--no_progress", "--engine", "videotracking", "--fps", "2", "--detect_period", "3",
-         "-i", str(BOB), "-o", str(tmp_path)],
+         "--tracker", tracker, "-i", str(BOB), "-o", str(tmp_path)],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / (BOB.stem + ".csv")).read_text().splitlines()[0].startswith(ISSUE_HEADER + ",")
     tracks = pd.read_csv(tmp_path / (BOB.stem + ".tracks.csv"))
     assert len(tracks) == 1 and tracks.sex_label_avg[0] == "m"
+
+
+# -- the trackers compared on real clips ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crowd_native(analyzer):
+    """The crowd at its native rate (105 frames): the frames and the detector's faces on each."""
+    frames = list(VideoSource(CROWD))
+    return frames, [analyzer.detect(item.image) for item in frames]
+
+
+@pytest.mark.shared_media
+def test_the_mosse_tracker_keeps_the_crowd_identities_as_well_as_dlib(crowd_native):
+    frames, detections = crowd_native
+    results = {name: replay(frames, detections, 5, name) for name in TRACKERS}
+    mosse, dlib = results["mosse"], results["dlib"]
+    counts = {name: (r.tracks, r.identities, r.fragments, r.switches, r.merges) for name, r in results.items()}
+    # no more identity switches, split identities or merged tracks than dlib's tracker
+    assert mosse.switches <= dlib.switches and mosse.fragments <= dlib.fragments, counts
+    assert mosse.merges <= dlib.merges and mosse.tracks <= dlib.tracks, counts
+    assert mosse.identities >= 10 and mosse.switches <= 2, counts
+    # boxes as close to the detector's as dlib's, and as many faces kept between detections
+    assert mosse.mean_iou >= dlib.mean_iou - 0.02 and mosse.hit_rate >= 0.9, (mosse.mean_iou, dlib.mean_iou)
+    assert mosse.recall >= dlib.recall - 0.05, (mosse.recall, dlib.recall)
+    assert mosse.followed >= 400
+
+
+@pytest.mark.shared_media
+@pytest.mark.parametrize("path", [KATIE, BOB, RETALKING], ids=lambda p: p.stem)
+def test_the_mosse_tracker_follows_a_talking_head_at_the_native_rate_as_one_track(analyzer, path):
+    frames = list(VideoSource(path))[::2]  # 12.5 frames per second: a face moves twice as far between frames
+    detections = [analyzer.detect(item.image) for item in frames]
+    result = replay(frames, detections, 5, "mosse")
+    assert result.tracks == result.identities == 1
+    assert result.followed == len(frames) - len(frames[::5])  # followed on every frame without detection
+    assert result.hit_rate == 1.0 and result.mean_iou > 0.85 and result.recall == 1.0
+
+
+@pytest.mark.shared_media
+def test_the_mosse_tracker_lets_another_thread_run_while_it_follows_many_faces(crowd_native):
+    frames, detections = crowd_native
+    raw = detections[0].data["raw_xyxy"]
+    images = [item.image for item in frames[:2]]
+    ids = list(range(4 * len(raw)))  # every face of the first frame, followed four times over
+    assert len(ids) >= 30
+    followers = {name: FOLLOWERS[name]() for name in TRACKERS}
+    for follower in followers.values():
+        for face_id in ids:
+            follower.start(face_id, images[0], raw[face_id % len(raw)])
+        follower.update(images[1], ids)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)  # a thread waiting for the GIL gets it back within 0.1 ms, between C calls
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in TRACKERS}
+    try:
+        for _ in range(5):  # interleaved, so that a busy machine slows both alike
+            for name, follower in followers.items():
+                runs[name].append(_longest_stall(lambda follower=follower: follower.update(images[1], ids)))
+    finally:
+        sys.setswitchinterval(interval)
+    (stall, duration), (dlib_stall, _) = min(runs["mosse"]), min(runs["dlib"])
+    # the other thread keeps running while the faces are followed (the least of the runs: the
+    # system's own pauses make the others longer), and waits far less than with dlib, whose
+    # update of each face is one call that keeps the GIL
+    assert stall < 0.5 * duration, runs
+    assert stall < 0.5 * dlib_stall, runs
+
+
+def test_an_unknown_tracker_is_a_usage_error(tmp_path):
+    command = shutil.which("ina_face_analyzer.py") or "ina_face_analyzer.py"
+    proc = subprocess.run([command, "--engine", "videotracking", "--tracker", "kcf", "-i", str(BOB), "-o", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--tracker" in proc.stderr and "mosse" in proc.stderr, proc.stderr
+    assert not list(tmp_path.iterdir())

@@ -24,6 +24,7 @@ __all__ = [
     "CLASSIFIERS",
     "DEFAULT_DETECTION_CONFIDENCE",
     "AnalysisOptions",
+    "TRACKERS",
 ]
 
 Engine = Literal["image", "video", "videotracking", "videokeyframes", "preprocessed_image"]
@@ -32,6 +33,7 @@ FACE_DETECTORS: tuple[str, ...] = ("LibFaceDetection", "CenterFace")
 TTA_VALUES: tuple[str, ...] = ("auto", "none", "flip", "full", "adaptive")
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge",)
+TRACKERS: tuple[str, ...] = ("mosse", "dlib")  # tracking.followers.FOLLOWERS; the first is the default
 VIDEO_ENGINES = frozenset({"video", "videotracking", "videokeyframes"})
 IMAGE_ENGINES = frozenset({"image", "preprocessed_image"})
 
@@ -128,6 +130,10 @@ class AnalysisOptions:
         embeddings: with ``videotracking``, also write each track's face
             embedding (biometric data, kept in memory otherwise) to
             ``<name>.embeddings.npz`` beside the table.
+        tracker: with ``videotracking``, what follows faces between
+            detections: ``mosse`` (batched correlation filters, GIL released)
+            or ``dlib`` (the seed's correlation tracker); see
+            :mod:`inafaceanalyzer.tracking.followers`.
     """
 
     engine: Engine = "video"
@@ -149,6 +155,7 @@ class AnalysisOptions:
     min_reliable_face_px: float = 30.0
     calibrate_gender: bool = True
     embeddings: bool = False
+    tracker: str = "mosse"
 
     def __post_init__(self) -> None:
         for name, kind in _kinds().items():
@@ -204,6 +211,8 @@ class AnalysisOptions:
             raise OptionsError("detect_period only applies to the videotracking engine")
         if self.engine != "videotracking" and self.embeddings:
             raise OptionsError("embeddings are only computed by the videotracking engine")
+        if self.tracker not in TRACKERS:
+            raise OptionsError(f"tracker must be one of {', '.join(TRACKERS)}, not {self.tracker!r}")
 
     @property
     def detection_confidence(self) -> float:

@@ -20,6 +20,7 @@ from ..options import (
     ENGINES,
     FACE_DETECTORS,
     PRECISIONS,
+    TRACKERS,
     TTA_VALUES,
     AnalysisOptions,
 )
@@ -147,6 +148,9 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[st
     video.add_argument("--embeddings", action="store_true",
                        help="videotracking: also write each track's face embedding (biometric data) to "
                        "<name>.embeddings.npz; without it they stay in memory")
+    video.add_argument("--tracker", choices=TRACKERS, default=_DEFAULTS["tracker"],
+                       help="videotracking: what follows faces between detections (mosse: batched "
+                       "correlation filters, fast; dlib: the seed's correlation tracker)")
 
 
 def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AnalysisOptions:

@@ -79,7 +79,8 @@ class TrackingStream:
             (see :meth:`tracks`).
         end_time: when the video ends, if known: the last frame stands for
             no longer than that.
-        tracker: the face tracker (default: one built from ``options``).
+        tracker: the face tracker (default: one built from ``options``,
+            ``options.tracker`` following the faces).
         cuts: the shot cut detector (default: a :class:`ShotCutDetector`).
         detect_cuts: whether shot cuts end tracks.
         people: links the tracks into people as they end
@@ -108,7 +109,8 @@ class TrackingStream:
         self.last_period = Fraction(last_period)
         self.end_time = None if end_time is None else Fraction(end_time)
         self.tracker = tracker or FaceTracker(
-            TrackerSettings(squarify=options.squarify_bbox, bbox_scaling=options.bbox_scaling)
+            TrackerSettings(squarify=options.squarify_bbox, bbox_scaling=options.bbox_scaling),
+            follower=options.tracker,
         )
         self.cuts: ShotCutDetector | None = (cuts or ShotCutDetector()) if detect_cuts else None
         self.cut_frames: list[int] = []

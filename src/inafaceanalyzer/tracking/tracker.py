@@ -7,12 +7,16 @@ analysed frame in order, with the detector's faces on detection frames or
 shot cut: the same tracker then goes on with new identifiers).
 
 How a track lives
-    Every track owns a dlib correlation tracker (DSST: translation and
-    scale, on the grayscale frame), started on the detector's raw box and
-    updated on every analysed frame. Its peak-to-sidelobe ratio (PSR) is the
-    tracking confidence, ``track_conf``: about 10 to 20 on a well-followed
-    face, below :attr:`TrackerSettings.min_track_conf` (7, the seed's value)
-    when the tracker has lost it.
+    Every track is followed from frame to frame by a follower
+    (:mod:`.followers`: ``mosse``, batched correlation filters, the default;
+    or ``dlib``, the seed's correlation tracker), started on the detector's
+    raw box and updated on every analysed frame without detection. Its
+    peak-to-sidelobe ratio (PSR) is the tracking confidence, ``track_conf``:
+    about 10 or more on a well-followed face, below
+    :attr:`TrackerSettings.min_track_conf` (7, the seed's value) when the
+    follower has lost it. On a detection frame the follower does not run
+    (the detector gives the boxes), and a matched detection's ``track_conf``
+    is its track's PSR on the previous frame.
 
     On a detection frame, each detection is matched to the track expected
     nearest to it: a track is expected at its tracked box or where it was
@@ -22,7 +26,7 @@ How a track lives
     first (:func:`proximity_matrix`, :func:`greedy_match`). A matched track
     takes the detection's box, confidence and landmarks exactly as the
     detector gave them (so with detection on every frame the rows are the
-    detector's), and its correlation tracker restarts on that box. An
+    detector's), and its follower restarts on that box. An
     unmatched detection starts a new track with the next identifier.
 
     Between detections a face is reported at its tracked box, without
@@ -33,7 +37,7 @@ How a track lives
 
 Short misses
     A track that a detection frame does not confirm, or whose PSR drops, is
-    hidden (not reported) but kept: its tracker goes on following while the
+    hidden (not reported) but kept: its follower goes on while the
     PSR is good, else its last box is frozen. A detection that matches it
     later gives it back its identifier. It ends once it has missed at least
     two detection frames in a row *and* more than
@@ -51,15 +55,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 
 from ..detection.base import shape_boxes
 from ..detections import Detections
 from ..io import Frame
+from .followers import Follower, make_follower
 
 __all__ = ["FaceTracker", "TrackerSettings", "proximity_matrix", "greedy_match"]
 
@@ -73,7 +76,7 @@ class TrackerSettings:
             ``max_shift`` face sizes away from where the track is expected
             (see :func:`proximity_matrix`)...
         max_scale: ...and its size is within this factor of the track's.
-        min_track_conf: least PSR of the correlation tracker for a face to be
+        min_track_conf: least PSR of the follower for a face to be
             reported between detections (the seed's value, 7).
         max_missed_s: a track unconfirmed by detections for longer than this
             (and for at least two detection frames) ends.
@@ -151,12 +154,11 @@ class _Track:
     """One face followed through the frames (internal, mutable)."""
 
     face_id: int
-    box: NDArray[np.float64]  # raw box in frame pixels: where the tracker has the face
-    follower: Any  # dlib.correlation_tracker
+    box: NDArray[np.float64]  # raw box in frame pixels: where the follower has the face
     detection: NDArray[np.float64]  # raw box of the last matched detection
     detection_time: float
     visible: bool = True
-    following: bool = True  # the correlation tracker still holds the face
+    following: bool = True  # the follower still holds the face
     missed: int = 0  # consecutive detection frames without a match
     psr: float = math.nan
 
@@ -166,15 +168,20 @@ class FaceTracker:
 
     Args:
         settings: tracking settings (defaults: :class:`TrackerSettings`).
+        follower: what follows faces between detections: a name of
+            :data:`~.followers.FOLLOWERS` (``mosse``, ``dlib``) or a follower.
     """
 
-    def __init__(self, settings: TrackerSettings | None = None) -> None:
-        import dlib
-
-        self._dlib = dlib
+    def __init__(self, settings: TrackerSettings | None = None, follower: str | Follower = "mosse") -> None:
         self.settings = settings or TrackerSettings()
+        self.follower: Follower = make_follower(follower) if isinstance(follower, str) else follower
         self._tracks: dict[int, _Track] = {}
         self._next_id = 0
+
+    @property
+    def following(self) -> int:
+        """How many tracks the follower moves on the next frame without detection."""
+        return sum(track.following for track in self._tracks.values())
 
     @property
     def active_ids(self) -> frozenset[int]:
@@ -199,12 +206,12 @@ class FaceTracker:
             ``data["raw_xyxy"]``, the shaped box in ``xyxy``, NaN confidence
             and the PSR as ``track_conf``.
         """
-        gray = np.asarray(Image.fromarray(frame.image).convert("L"))
-        height, width = gray.shape
-        self._follow(gray)
+        image = frame.image
+        height, width = image.shape[:2]
         if detections is None:
+            self._follow(image)
             return self._tracked_faces(width, height)
-        return self._match(gray, detections, float(frame.time), width, height)
+        return self._match(image, detections, float(frame.time), width, height)
 
     def finish(self) -> list[int]:
         """End every track (end of stream or shot cut); their identifiers, in order.
@@ -212,29 +219,32 @@ class FaceTracker:
         Identifiers keep increasing afterwards, so they stay unique in a video.
         """
         ended = sorted(self._tracks)
-        self._tracks.clear()
+        for face_id in ended:
+            self._end(face_id)
         return ended
 
     # -- steps -------------------------------------------------------------
 
-    def _follow(self, gray: NDArray[np.uint8]) -> None:
+    def _follow(self, image: NDArray[np.uint8]) -> None:
         """Move every following track's box onto this frame."""
-        height, width = gray.shape
-        for face_id, track in list(self._tracks.items()):
+        height, width = image.shape[:2]
+        for track in self._tracks.values():
             if not track.following:
                 track.psr = math.nan
-                continue
-            track.psr = float(track.follower.update(gray))
+        followed = [face_id for face_id, track in self._tracks.items() if track.following]
+        boxes, psrs = self.follower.update(image, followed)
+        for face_id, box, psr in zip(followed, boxes, psrs, strict=True):
+            track = self._tracks[face_id]
+            track.psr = float(psr)
             if track.psr < self.settings.min_track_conf:
                 if _at_edge(track.box, width, height):
-                    del self._tracks[face_id]  # lost at the edge: the face went out
+                    self._end(face_id)  # lost at the edge: the face went out
                     continue
                 # lost: keep the last good box, for matching only
                 track.following = False
                 track.visible = False
                 continue
-            position = track.follower.get_position()
-            track.box = np.array([position.left(), position.top(), position.right(), position.bottom()])
+            track.box = np.array(box, dtype=np.float64)
 
     def _tracked_faces(self, width: int, height: int) -> Detections:
         """A frame without detection: the tracks still reported."""
@@ -243,7 +253,7 @@ class FaceTracker:
         for face_id in sorted(self._tracks):
             track = self._tracks[face_id]
             if _fraction_inside(track.box, width, height) < s.min_inside:
-                del self._tracks[face_id]  # left the frame
+                self._end(face_id)  # left the frame
                 continue
             if not track.visible:
                 continue
@@ -263,7 +273,7 @@ class FaceTracker:
         )
 
     def _match(
-        self, gray: NDArray[np.uint8], detections: Detections, time: float, width: int, height: int
+        self, image: NDArray[np.uint8], detections: Detections, time: float, width: int, height: int
     ) -> Detections:
         """A detection frame: detections matched to tracks, new tracks, misses counted."""
         s = self.settings
@@ -285,12 +295,12 @@ class FaceTracker:
         for row, column in pairs:
             track = tracks[row]
             track_conf[column] = track.psr
-            self._restart(track, gray, raw[column], time)
+            self._restart(track, image, raw[column], time)
             face_ids[column] = track.face_id
             matched.add(column)
         for column in range(len(raw)):
             if column not in matched:
-                face_ids[column] = self._start(gray, raw[column], time)
+                face_ids[column] = self._start(image, raw[column], time)
 
         confirmed = {ids[row] for row, _ in pairs}
         for track in tracks:
@@ -301,23 +311,27 @@ class FaceTracker:
             gone = _fraction_inside(track.box, width, height) < s.min_inside
             stale = track.missed >= 2 and time - track.detection_time > s.max_missed_s
             if gone or stale:
-                del self._tracks[track.face_id]
+                self._end(track.face_id)
         return detections.with_data(face_id=face_ids, track_conf=track_conf)
 
-    def _start(self, gray: NDArray[np.uint8], box: NDArray[np.float64], time: float) -> int:
+    def _start(self, image: NDArray[np.uint8], box: NDArray[np.float64], time: float) -> int:
         face_id = self._next_id
         self._next_id += 1
         box = np.asarray(box, dtype=np.float64).copy()
-        track = _Track(face_id, box, self._dlib.correlation_tracker(), box, time)
-        self._restart(track, gray, box, time)
+        track = _Track(face_id, box, box, time)
+        self._restart(track, image, box, time)
         self._tracks[face_id] = track
         return face_id
 
-    def _restart(self, track: _Track, gray: NDArray[np.uint8], box: NDArray[np.float64], time: float) -> None:
-        """The track's face was detected at ``box``: restart its tracker there."""
+    def _restart(self, track: _Track, image: NDArray[np.uint8], box: NDArray[np.float64], time: float) -> None:
+        """The track's face was detected at ``box``: restart its follower there."""
         box = np.asarray(box, dtype=np.float64).copy()
-        track.follower.start_track(gray, self._dlib.drectangle(*(float(v) for v in box)))
+        self.follower.start(track.face_id, image, box)
         track.box = track.detection = box
         track.detection_time = time
         track.visible = track.following = True
         track.missed = 0
+
+    def _end(self, face_id: int) -> None:
+        del self._tracks[face_id]
+        self.follower.drop(face_id)
