@@ -2,6 +2,9 @@
 
 Exit status: 0 when every input was analysed, 1 when any failed (each named
 on stderr with its reason, the others still written), 2 on a usage error.
+A video analysed with gaps (damaged data decoded past) counts as analysed:
+each gap is listed on stderr, the status stays 0 (``--strict_decoding``
+makes such a video fail, status 1).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .arguments import (
     new_parser,
     options_from_args,
     print_failures,
+    print_warnings,
     setup_logging,
 )
 
@@ -85,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "%d input(s), %d face row(s), %d failure(s), %.1f s",
         len(args.input), report.faces, len(report.failures), report.seconds,
     )
+    if report.warnings:
+        print_warnings([(w.source, w.message) for w in report.warnings])
     if report.failures:
         print_failures([(f.source, f.reason) for f in report.failures], len(args.input), "input")
         return 1

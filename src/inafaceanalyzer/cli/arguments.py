@@ -33,6 +33,7 @@ __all__ = [
     "new_parser",
     "options_from_args",
     "print_failures",
+    "print_warnings",
     "setup_logging",
 ]
 
@@ -111,6 +112,12 @@ def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--detect_period", type=int, default=_DEFAULTS["detect_period"],
                        help="videotracking: detect faces on one analysed frame in DETECT_PERIOD, track "
                        "them in between")
+    video.add_argument("--strict_decoding", action="store_true",
+                       help="fail a video with damaged or missing data as a whole (no table); by default every "
+                       "frame that decodes is analysed and each gap is reported as a warning (exit status 0)")
+    general.add_argument("--url_timeout", type=float, default=_DEFAULTS["url_timeout"], metavar="SECONDS",
+                         help="http(s) inputs: most seconds for an image's download, for a video's opening and "
+                         "for each of its reads (a stalled or dripping server is abandoned)")
 
 
 def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AnalysisOptions:
@@ -176,3 +183,11 @@ def print_failures(failures: Sequence[tuple[str, str]], total: int, noun: str) -
     print(f"{len(failures)} of {total} {noun}(s) failed:", file=sys.stderr)
     for source, reason in failures:
         print(f"  {source}: {reason}", file=sys.stderr)
+
+
+def print_warnings(warnings: Sequence[tuple[str, str]]) -> None:
+    """Name each input analysed with a reservation (a gap in a video), after a count line, on stderr."""
+    sources = {source for source, _ in warnings}
+    print(f"{len(sources)} input(s) analysed with gaps (every frame that decoded is in the table):", file=sys.stderr)
+    for source, message in warnings:
+        print(f"  {source}: {message}", file=sys.stderr)

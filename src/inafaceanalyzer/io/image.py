@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import MediaError
-from .remote import DEFAULT_TIMEOUT_S, check_local_file, fetch_bytes, is_url
+from .remote import DEFAULT_TIMEOUT_S, DEFAULT_URL_TIMEOUT_S, check_local_file, fetch_bytes, is_url
 
 __all__ = ["load_image", "to_rgb_array"]
 
@@ -48,13 +48,16 @@ _UINT16_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 
-def load_image(source: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT_S) -> NDArray[np.uint8]:
+def load_image(
+    source: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT_S, deadline: float = DEFAULT_URL_TIMEOUT_S
+) -> NDArray[np.uint8]:
     """Read an image file or ``http(s)://`` URL as upright 8-bit RGB.
 
     Args:
         source: a path, or an ``http://`` / ``https://`` URL (downloaded into
             memory, see :func:`~inafaceanalyzer.io.remote.fetch_bytes`).
-        timeout: network timeout in seconds, for URLs.
+        timeout: network timeout in seconds for each read, for URLs.
+        deadline: seconds a URL's whole download may take.
 
     Returns:
         ``(H, W, 3)`` uint8 RGB array, C-contiguous, EXIF orientation applied
@@ -66,7 +69,7 @@ def load_image(source: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT_
     """
     stream: IO[bytes] | Path
     if is_url(source):
-        data = fetch_bytes(str(source), timeout=timeout)
+        data = fetch_bytes(str(source), timeout=timeout, deadline=deadline)
         if not data:
             raise MediaError(source, "empty response (0 bytes)")
         stream = io.BytesIO(data)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from ..errors import MediaError, OptionsError
 from ..export.options import BATCH_REPORT_NAME, ExportOptions
 from ..export.table import open_table_writer
-from ..io import is_url
+from ..io import DecodingGap, is_url
 from ..options import AnalysisOptions
 from .analyzer import FaceAnalyzer
 from .engines import VideoAnalysis, iter_images
@@ -33,6 +33,7 @@ from .results import COLUMNS, FrameResult, result_rows
 __all__ = [
     "BatchReport",
     "Failure",
+    "InputWarning",
     "analyze_video_to_files",
     "output_stem",
     "run_batch",
@@ -50,6 +51,14 @@ class Failure:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class InputWarning:
+    """An input analysed with a reservation (a stretch of video that could not be decoded)."""
+
+    source: str
+    message: str
+
+
 @dataclass
 class BatchReport:
     """What a batch run did.
@@ -59,12 +68,15 @@ class BatchReport:
         failures: inputs that failed, with their reasons.
         faces: number of face rows written.
         seconds: wall time of the run.
+        warnings: inputs analysed with gaps (damaged or missing video data),
+            one entry per gap; their tables hold every frame that decoded.
     """
 
     outputs: list[Path] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     faces: int = 0
     seconds: float = 0.0
+    warnings: list[InputWarning] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -154,6 +166,7 @@ def analyze_video_to_files(
     ass_path: Path | None = None,
     mp4_path: Path | None = None,
     report_path: Path | None = None,
+    gaps: list[DecodingGap] | None = None,
 ) -> int:
     """Analyse one video and write its table at ``destination`` (and the files beside it).
 
@@ -167,6 +180,9 @@ def analyze_video_to_files(
         ass_path: also write ASS subtitles that draw the faces there.
         mp4_path: also write the video with the faces drawn there (H.264 MP4).
         report_path: also write the video's HTML report there.
+        gaps: receives the stretches of the video that could not be decoded
+            (``options.strict_decoding`` off: the table holds every frame
+            that decoded).
 
     Returns:
         the number of face rows written.
@@ -194,6 +210,8 @@ def analyze_video_to_files(
             writer.write_rows(result_rows(result, options.engine))
             analysed.append(float(result.time_s or 0.0))
             bar.update(1)
+    if gaps is not None:
+        gaps.extend(analysis.gaps)
     analysis.write_extras(destination)
     if ass_path is not None or mp4_path is not None or report_path is not None:
         _write_exports(source, destination, analysed, ass_path, mp4_path, report_path, progress)
@@ -244,10 +262,11 @@ def _run_videos(
         destination = paths[source]
         outputs = exports.video_outputs(directory, output_stem(source))
         log.info("analysing video %d/%d: %s -> %s", number, len(inputs), source, destination)
+        gaps: list[DecodingGap] = []
         try:
             rows = analyze_video_to_files(
                 source, destination, options, analyzer, progress, label=f"[{number}/{len(inputs)}] {output_stem(source)}",
-                ass_path=outputs.ass, mp4_path=outputs.mp4, report_path=outputs.report,
+                ass_path=outputs.ass, mp4_path=outputs.mp4, report_path=outputs.report, gaps=gaps,
             )
         except MediaError as error:
             report.fail(source, error.reason)
@@ -260,6 +279,7 @@ def _run_videos(
             continue
         report.faces += rows
         report.outputs.append(destination)
+        report.warnings.extend(InputWarning(source, gap.describe()) for gap in gaps)
         if exports.html_report:
             try:
                 summaries.append(_summary(source, destination, options, outputs.report))

@@ -25,7 +25,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ..errors import MediaError
-from ..io import Frame, VideoInfo, VideoSource, load_image
+from ..io import DecodingGap, Frame, VideoInfo, VideoSource, load_image
 from ..options import AnalysisOptions
 from .analyzer import FaceAnalyzer
 from .prefetch import prefetch
@@ -58,7 +58,9 @@ class VideoAnalysis:
     """The analysis of one video: :attr:`info` at once, results when iterated.
 
     Opening raises :class:`MediaError` for sources that cannot be read;
-    iterating may raise it for files that turn out truncated or corrupt.
+    iterating may raise it for files that turn out truncated or corrupt
+    (``options.strict_decoding``), else analyses every frame that decodes
+    and lists the stretches lost in :attr:`gaps`.
 
     Args:
         source: path or URL of the video.
@@ -74,6 +76,8 @@ class VideoAnalysis:
             self.source,
             fps=options.fps,
             keyframes_only=options.engine == "videokeyframes",
+            strict=options.strict_decoding,
+            deadline=options.url_timeout,
         )
         self.info: VideoInfo = self.video.info
 
@@ -84,6 +88,11 @@ class VideoAnalysis:
 
     def write_extras(self, table_path: Path) -> None:
         """Write the outputs that go beside the table, once it is complete (none here)."""
+
+    @property
+    def gaps(self) -> list[DecodingGap]:
+        """Stretches of the video that could not be decoded (complete after iteration)."""
+        return self.video.gaps
 
     @property
     def expected_frames(self) -> int | None:
@@ -131,11 +140,11 @@ def _image_bytes(item: tuple[str, NDArray[np.uint8]]) -> int:
 
 
 def _load_all(
-    sources: Iterable[str], on_error: ErrorHandler
+    sources: Iterable[str], on_error: ErrorHandler, url_timeout: float
 ) -> Iterator[tuple[str, NDArray[np.uint8]]]:
     for source in sources:
         try:
-            yield str(source), load_image(source)
+            yield str(source), load_image(source, deadline=url_timeout)
         except MediaError as error:
             on_error(error)
 
@@ -152,7 +161,7 @@ def iter_images(
     without detection.
     """
     loaded = prefetch(
-        _load_all(sources, on_error), maxsize=16, name="load-images", max_bytes=FRAMES_AHEAD_BYTES, size=_image_bytes
+        _load_all(sources, on_error, analyzer.options.url_timeout), maxsize=16, name="load-images", max_bytes=FRAMES_AHEAD_BYTES, size=_image_bytes
     )
     for source, faces in analyzer.analyze_stream(loaded, detect=not preprocessed):
         if not preprocessed and len(faces) == 0:
