@@ -19,6 +19,12 @@ C-contiguous, with the EXIF orientation applied. Conversions:
   (``v >> 8``): a scaling, not a clipping, at most one level below rounding.
 
 Only the first frame of animated or multi-page files is read.
+
+Large images are decoded at full size (boxes stay in the file's pixels)
+up to :data:`MAX_IMAGE_PIXELS` (Pillow's own decompression-bomb limit, about
+179 megapixels: a 12000x12000 photo is read, with no Pillow warning); larger
+ones, and files whose header announces more, are refused before decoding
+with a :class:`~inafaceanalyzer.errors.MediaError` that gives their size.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import io
 import logging
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import IO
@@ -38,12 +45,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import MediaError
 from .remote import DEFAULT_TIMEOUT_S, DEFAULT_URL_TIMEOUT_S, check_local_file, fetch_bytes, is_url
 
-__all__ = ["load_image", "to_rgb_array"]
+__all__ = ["MAX_IMAGE_PIXELS", "load_image", "to_rgb_array"]
 
 logger = logging.getLogger(__name__)
 
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _UINT16_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+#: Largest image decoded, in pixels: Pillow's error threshold (twice its
+#: ``Image.MAX_IMAGE_PIXELS``, the size above which it warns).
+MAX_IMAGE_PIXELS: int = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+
 # What Pillow may raise while decoding a damaged file.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
@@ -106,13 +117,29 @@ def _open_decoded(stream: IO[bytes] | Path, source: object) -> Image.Image:
     """Open and fully decode an image (so that truncated files fail here), or raise :class:`MediaError`."""
     img: Image.Image | None = None
     try:
-        img = Image.open(stream)
-        img.load()
+        with warnings.catch_warnings():  # the size is checked here, against MAX_IMAGE_PIXELS
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(stream)
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise MediaError(source, _too_large(width, height))
+            img.load()
+    except MediaError:
+        if img is not None:
+            img.close()
+        raise
     except (UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_ERRORS) as exc:
         if img is not None:
             img.close()
         raise MediaError(source, _decode_error_reason(exc)) from exc
     return img
+
+
+def _too_large(width: int, height: int) -> str:
+    return (
+        f"image too large: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), over the limit of "
+        f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (a possible decompression bomb); shrink it first"
+    )
 
 
 def _decode_error_reason(exc: BaseException) -> str:

@@ -515,6 +515,7 @@ class VideoSource:
                 kept: Iterable[_Decoded] = (item for item in chain((pending,), decoded) if item.kept)
             else:
                 kept = self._sampled(pending, decoded)
+            del pending  # the first decoded picture is not held for the whole video
             iterator = iter(kept)
             while (item := next(iterator, None)) is not None:
                 frame = _to_frame(item, rotation, self.reduced_size)

@@ -162,8 +162,9 @@ class FaceAnalyzer:
             small = item[2] if len(item) > 2 else (reduced(key) if reduced is not None else None)
             del item
             faces = self.detect(image, small) if detect else _whole_image(image)
+            del small
             chips = self.align(image, faces)
-            del image, small  # before the next image is asked for
+            del image  # before the next image is asked for
             yield key, faces, chips
 
     def _flush(self, pending: list[tuple[T, Detections, FaceChips]]) -> Iterator[tuple[T, Detections]]:
