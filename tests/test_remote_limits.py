@@ -165,3 +165,13 @@ def test_image_download_over_the_size_limit_is_refused() -> None:
     with _serve(body, "drip", drip_s=0.0) as (_, url):
         with pytest.raises(MediaError, match="download larger than 1000 bytes"):
             fetch_bytes(url, max_bytes=1000)
+
+
+def test_video_server_that_drips_is_abandoned_at_the_deadline(clip: bytes) -> None:
+    with _serve(clip, "drip", "video/mp4", drip_s=0.5) as (_, url):
+        started = time.monotonic()
+        with pytest.raises(MediaError) as caught:
+            VideoSource(url, deadline=2.0)
+        elapsed = time.monotonic() - started
+    assert elapsed < 6.0, elapsed
+    assert "2 s (url_timeout)" in caught.value.reason, caught.value.reason
