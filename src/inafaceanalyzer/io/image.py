@@ -55,6 +55,10 @@ _UINT16_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 #: ``Image.MAX_IMAGE_PIXELS``, the size above which it warns).
 MAX_IMAGE_PIXELS: int = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 
+# Modes converted to RGB per pixel by Pillow, a band at a time (see _banded).
+_BANDED_MODES = frozenset({"1", "L", "P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"})
+_BAND_BYTES = 16 << 20
+
 # What Pillow may raise while decoding a damaged file.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
@@ -98,8 +102,10 @@ def to_rgb_array(img: Image.Image) -> NDArray[np.uint8]:
     """
     mode = img.mode
     if mode == "RGB":
-        rgb = np.asarray(img, dtype=np.uint8)
-    elif mode in _UINT16_MODES:
+        return _banded(img, convert=False)
+    if mode in _BANDED_MODES and "transparency" not in img.info:
+        return _banded(img, convert=True)
+    if mode in _UINT16_MODES:
         rgb = _gray_to_rgb(_scale_uint16(np.asarray(img)))
     elif mode == "I":
         rgb = _gray_to_rgb(_scale_int32(np.asarray(img)))
@@ -111,6 +117,22 @@ def to_rgb_array(img: Image.Image) -> NDArray[np.uint8]:
     else:  # 1, L, P, CMYK, YCbCr, LAB, HSV, RGBX
         rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
     return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+def _banded(img: Image.Image, convert: bool) -> NDArray[np.uint8]:
+    """``img`` as RGB, converted a band of rows at a time into one array.
+
+    The same pixels as converting it whole (the conversions are per pixel),
+    without a second full-size Pillow image or a full-size ``bytes`` copy
+    beside the result: a 12000x12000 photo costs its array, not three times it.
+    """
+    width, height = img.size
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    rows = max(1, _BAND_BYTES // max(1, 4 * width))
+    for top in range(0, height, rows):
+        band = img.crop((0, top, width, min(height, top + rows)))
+        out[top : top + band.height] = np.asarray(band.convert("RGB") if convert else band, dtype=np.uint8)
+    return out
 
 
 def _open_decoded(stream: IO[bytes] | Path, source: object) -> Image.Image:
@@ -156,6 +178,8 @@ def _decode_error_reason(exc: BaseException) -> str:
 def _upright(img: Image.Image, source: object) -> Image.Image:
     """Apply the EXIF orientation tag; a malformed EXIF block is logged and ignored."""
     try:
+        if img.getexif().get(0x0112, 1) in (None, 1):  # upright already: no copy (Pillow copies the image)
+            return img
         transposed = ImageOps.exif_transpose(img)
     except _DECODE_ERRORS + (KeyError, TypeError) as exc:
         logger.warning("%s: ignoring unreadable EXIF orientation (%s)", source, exc)
