@@ -134,6 +134,14 @@ class AnalysisOptions:
             detections: ``mosse`` (batched correlation filters, GIL released)
             or ``dlib`` (the seed's correlation tracker); see
             :mod:`inafaceanalyzer.tracking.followers`.
+        strict_decoding: a video with damaged or missing data fails as a
+            whole (no table); by default (``False``) every frame that decodes
+            is analysed and each stretch lost is reported as a warning
+            (:class:`~inafaceanalyzer.io.DecodingGap`).
+        url_timeout: seconds an ``http(s)://`` input may take: an image's
+            whole download, a video's opening and each of its reads (a
+            video is analysed while it streams, so its total time is not
+            bounded; a stalled or dripping server is).
     """
 
     engine: Engine = "video"
@@ -156,6 +164,8 @@ class AnalysisOptions:
     calibrate_gender: bool = True
     embeddings: bool = False
     tracker: str = "mosse"
+    strict_decoding: bool = False
+    url_timeout: float = 600.0
 
     def __post_init__(self) -> None:
         for name, kind in _kinds().items():
@@ -201,6 +211,8 @@ class AnalysisOptions:
             raise OptionsError(f"tta must be one of {', '.join(TTA_VALUES)}, not {self.tta!r}")
         if not self.min_reliable_face_px >= 0:
             raise OptionsError(f"min_reliable_face_px must be >= 0, not {self.min_reliable_face_px}")
+        if not (self.url_timeout > 0 and math.isfinite(self.url_timeout)):
+            raise OptionsError(f"url_timeout must be a number of seconds > 0, not {self.url_timeout}")
         if self.device not in ("cpu", "cuda", "auto"):
             raise OptionsError(f"device must be cpu, cuda or auto, not {self.device!r}")
         if self.engine == "videokeyframes" and self.fps is not None:

@@ -5,6 +5,9 @@ on stderr with its reason, the others still written), 2 on a usage error,
 130 when interrupted by SIGINT (Ctrl-C) and 143 by SIGTERM (128 + the
 signal's number): the outputs of the inputs finished are kept, the input in
 progress leaves none, and "interrupted" is printed with what was finished.
+A video analysed with gaps (damaged data decoded past) counts as analysed:
+each gap is listed on stderr, the status stays 0 (``--strict_decoding``
+makes such a video fail, status 1).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .arguments import (
     new_parser,
     options_from_args,
     print_failures,
+    print_warnings,
     setup_logging,
 )
 
@@ -165,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "%d input(s), %d face row(s), %d failure(s), %.1f s",
         len(inputs), report.faces, len(report.failures), report.seconds,
     )
+    if report.warnings:
+        print_warnings([(w.source, w.message) for w in report.warnings])
     if report.failures:
         print_failures([(f.source, f.reason) for f in report.failures], len(inputs), "input")
         return 1

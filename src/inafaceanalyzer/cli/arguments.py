@@ -36,6 +36,7 @@ __all__ = [
     "new_parser",
     "options_from_args",
     "print_failures",
+    "print_warnings",
     "setup_logging",
 ]
 
@@ -151,6 +152,12 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[st
     video.add_argument("--tracker", choices=TRACKERS, default=_DEFAULTS["tracker"],
                        help="videotracking: what follows faces between detections (mosse: batched "
                        "correlation filters, fast; dlib: the seed's correlation tracker)")
+    video.add_argument("--strict_decoding", action="store_true",
+                       help="fail a video with damaged or missing data as a whole (no table); by default every "
+                       "frame that decodes is analysed and each gap is reported as a warning (exit status 0)")
+    general.add_argument("--url_timeout", type=float, default=_DEFAULTS["url_timeout"], metavar="SECONDS",
+                         help="http(s) inputs: most seconds for an image's download, for a video's opening and "
+                         "for each of its reads (a stalled or dripping server is abandoned)")
 
 
 def options_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AnalysisOptions:
@@ -241,3 +248,11 @@ def print_failures(failures: Sequence[tuple[str, str]], total: int, noun: str) -
     print(f"{len(failures)} of {total} {noun}(s) failed:", file=sys.stderr)
     for source, reason in failures:
         print(f"  {source}: {reason}", file=sys.stderr)
+
+
+def print_warnings(warnings: Sequence[tuple[str, str]]) -> None:
+    """Name each input analysed with a reservation (a gap in a video), after a count line, on stderr."""
+    sources = {source for source, _ in warnings}
+    print(f"{len(sources)} input(s) analysed with gaps (every frame that decoded is in the table):", file=sys.stderr)
+    for source, message in warnings:
+        print(f"  {source}: {message}", file=sys.stderr)

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Frame", "VideoInfo"]
+__all__ = ["DecodingGap", "Frame", "VideoInfo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +62,30 @@ class VideoInfo:
     rotation: int
     codec: str
     has_audio: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DecodingGap:
+    """A stretch of a video that could not be decoded (damaged or missing data).
+
+    Attributes:
+        start: end of the last frame decoded before the gap, in seconds (the
+            frames' time scale: exact, from the PTS, relative to the first frame).
+        end: time of the first frame decoded after it; for a gap that runs
+            to the end of the video (a truncated tail), the duration the
+            container announces, or ``None`` when it announces none.
+        frames: frames lost in the gap, when known (from the frame rate, or
+            the frame count the container announces), else ``None``.
+        reason: what went wrong, as FFmpeg or the truncation check says it.
+    """
+
+    start: Fraction
+    end: Fraction | None
+    frames: int | None
+    reason: str
+
+    def describe(self) -> str:
+        """``"no frame decoded from 0.840 s to 1.640 s (20 frames): ..."``, for logs and reports."""
+        end = "the end" if self.end is None else f"{float(self.end):.3f} s"
+        lost = "" if self.frames is None else f" ({self.frames} frame{'s' if self.frames != 1 else ''})"
+        return f"no frame decoded from {float(self.start):.3f} s to {end}{lost}: {self.reason}"

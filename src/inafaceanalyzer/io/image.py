@@ -19,6 +19,12 @@ C-contiguous, with the EXIF orientation applied. Conversions:
   (``v >> 8``): a scaling, not a clipping, at most one level below rounding.
 
 Only the first frame of animated or multi-page files is read.
+
+Large images are decoded at full size (boxes stay in the file's pixels)
+up to :data:`MAX_IMAGE_PIXELS` (Pillow's own decompression-bomb limit, about
+179 megapixels: a 12000x12000 photo is read, with no Pillow warning); larger
+ones, and files whose header announces more, are refused before decoding
+with a :class:`~inafaceanalyzer.errors.MediaError` that gives their size.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import io
 import logging
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import IO
@@ -36,25 +43,36 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import MediaError
-from .remote import DEFAULT_TIMEOUT_S, check_local_file, fetch_bytes, is_url
+from .remote import DEFAULT_TIMEOUT_S, DEFAULT_URL_TIMEOUT_S, check_local_file, fetch_bytes, is_url
 
-__all__ = ["load_image", "to_rgb_array"]
+__all__ = ["MAX_IMAGE_PIXELS", "load_image", "to_rgb_array"]
 
 logger = logging.getLogger(__name__)
 
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _UINT16_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+#: Largest image decoded, in pixels: Pillow's error threshold (twice its
+#: ``Image.MAX_IMAGE_PIXELS``, the size above which it warns).
+MAX_IMAGE_PIXELS: int = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+# Modes converted to RGB per pixel by Pillow, a band at a time (see _banded).
+_BANDED_MODES = frozenset({"1", "L", "P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"})
+_BAND_BYTES = 16 << 20
+
 # What Pillow may raise while decoding a damaged file.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 
-def load_image(source: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT_S) -> NDArray[np.uint8]:
+def load_image(
+    source: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT_S, deadline: float = DEFAULT_URL_TIMEOUT_S
+) -> NDArray[np.uint8]:
     """Read an image file or ``http(s)://`` URL as upright 8-bit RGB.
 
     Args:
         source: a path, or an ``http://`` / ``https://`` URL (downloaded into
             memory, see :func:`~inafaceanalyzer.io.remote.fetch_bytes`).
-        timeout: network timeout in seconds, for URLs.
+        timeout: network timeout in seconds for each read, for URLs.
+        deadline: seconds a URL's whole download may take.
 
     Returns:
         ``(H, W, 3)`` uint8 RGB array, C-contiguous, EXIF orientation applied
@@ -66,7 +84,7 @@ def load_image(source: str | os.PathLike[str], timeout: float = DEFAULT_TIMEOUT_
     """
     stream: IO[bytes] | Path
     if is_url(source):
-        data = fetch_bytes(str(source), timeout=timeout)
+        data = fetch_bytes(str(source), timeout=timeout, deadline=deadline)
         if not data:
             raise MediaError(source, "empty response (0 bytes)")
         stream = io.BytesIO(data)
@@ -84,8 +102,10 @@ def to_rgb_array(img: Image.Image) -> NDArray[np.uint8]:
     """
     mode = img.mode
     if mode == "RGB":
-        rgb = np.asarray(img, dtype=np.uint8)
-    elif mode in _UINT16_MODES:
+        return _banded(img, convert=False)
+    if mode in _BANDED_MODES and "transparency" not in img.info:
+        return _banded(img, convert=True)
+    if mode in _UINT16_MODES:
         rgb = _gray_to_rgb(_scale_uint16(np.asarray(img)))
     elif mode == "I":
         rgb = _gray_to_rgb(_scale_int32(np.asarray(img)))
@@ -99,12 +119,37 @@ def to_rgb_array(img: Image.Image) -> NDArray[np.uint8]:
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
+def _banded(img: Image.Image, convert: bool) -> NDArray[np.uint8]:
+    """``img`` as RGB, converted a band of rows at a time into one array.
+
+    The same pixels as converting it whole (the conversions are per pixel),
+    without a second full-size Pillow image or a full-size ``bytes`` copy
+    beside the result: a 12000x12000 photo costs its array, not three times it.
+    """
+    width, height = img.size
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    rows = max(1, _BAND_BYTES // max(1, 4 * width))
+    for top in range(0, height, rows):
+        band = img.crop((0, top, width, min(height, top + rows)))
+        out[top : top + band.height] = np.asarray(band.convert("RGB") if convert else band, dtype=np.uint8)
+    return out
+
+
 def _open_decoded(stream: IO[bytes] | Path, source: object) -> Image.Image:
     """Open and fully decode an image (so that truncated files fail here), or raise :class:`MediaError`."""
     img: Image.Image | None = None
     try:
-        img = Image.open(stream)
-        img.load()
+        with warnings.catch_warnings():  # the size is checked here, against MAX_IMAGE_PIXELS
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(stream)
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise MediaError(source, _too_large(width, height))
+            img.load()
+    except MediaError:
+        if img is not None:
+            img.close()
+        raise
     except (UnidentifiedImageError, Image.DecompressionBombError, *_DECODE_ERRORS) as exc:
         if img is not None:
             img.close()
@@ -137,6 +182,13 @@ def _looks_like_video(stream: IO[bytes] | Path, source: object) -> bool:
     return head[4:8] == b"ftyp" or head[:4] == b"\x1a\x45\xdf\xa3" or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
 
 
+def _too_large(width: int, height: int) -> str:
+    return (
+        f"image too large: {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), over the limit of "
+        f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (a possible decompression bomb); shrink it first"
+    )
+
+
 def _decode_error_reason(exc: BaseException) -> str:
     """Words for a failure of Pillow."""
     if isinstance(exc, UnidentifiedImageError):
@@ -151,6 +203,8 @@ def _decode_error_reason(exc: BaseException) -> str:
 def _upright(img: Image.Image, source: object) -> Image.Image:
     """Apply the EXIF orientation tag; a malformed EXIF block is logged and ignored."""
     try:
+        if img.getexif().get(0x0112, 1) in (None, 1):  # upright already: no copy (Pillow copies the image)
+            return img
         transposed = ImageOps.exif_transpose(img)
     except _DECODE_ERRORS + (KeyError, TypeError) as exc:
         logger.warning("%s: ignoring unreadable EXIF orientation (%s)", source, exc)

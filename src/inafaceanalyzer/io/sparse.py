@@ -212,7 +212,11 @@ class _SparseDecoder:
             self._fail(shortfall)
 
     def _fail(self, reason: str) -> None:
-        """As in :meth:`VideoSource._decode` at the end: raise (strict) or log a truncated video."""
+        """As in :meth:`VideoSource._decode` at the end: raise (strict) or record a gap to the end."""
+        if not self.owner.strict:
+            missing = (self.stream.frames - self.packets_read) if self.stream.frames else None
+            self.owner._tail_gap(self.last_end, reason, missing, self.container, self.stream)
+            return
         if self.last_end is not None:
             where = f"at frame {self.frames_planned} (t={float(self.last_end):.3f}s)"
         else:

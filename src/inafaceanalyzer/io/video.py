@@ -53,8 +53,12 @@ Truncated files
     decoding counts packets (one per frame) instead of decoded frames, and
     can only see decoder errors in the packets it decodes (on one, it
     decodes everything again, to report it as a full decode does). With
-    ``strict=False`` these problems are logged as warnings, damaged packets are
-    skipped, and iteration ends normally.
+    ``strict=False``, decoding goes on past damaged packets as FFmpeg does:
+    every frame that decodes is yielded, with its exact time and its true
+    index (frames lost in between are counted from the frame rate), each
+    stretch lost is recorded in :attr:`VideoSource.gaps` (from the end of the
+    last good frame to the time of the next one; a truncated tail is a gap
+    to the end) and logged as a warning, and iteration ends normally.
 """
 
 from __future__ import annotations
@@ -82,8 +86,8 @@ from .bitstream import _H264 as _H264  # re-exported: the tests import the codec
 from .bitstream import _Hevc as _Hevc
 from .bitstream import _NalBitstream as _NalBitstream
 from .decoded import _Decoded, _ffmpeg_message, _frame_end, _frame_rate
-from .frame import Frame, VideoInfo
-from .remote import DEFAULT_TIMEOUT_S, check_local_file, ffmpeg_options, is_url
+from .frame import DecodingGap, Frame, VideoInfo
+from .remote import DEFAULT_TIMEOUT_S, DEFAULT_URL_TIMEOUT_S, check_local_file, ffmpeg_options, is_url
 from .sampling import NearestTimeSampler, _as_rate
 from .sparse import SPARSE_LOOKAHEAD_BYTES, _SparseDecoder, _Unplannable  # the limit is read in io.sparse
 
@@ -96,6 +100,12 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Memory the decoder's threads may take: each thread of FFmpeg's frame
+#: threading holds about two frames of its own (measured: ~190 MB a thread
+#: for 8192x8192 H.264, ~47 MB for 4096x4096), so large frames get fewer
+#: threads (8K: one) instead of the one-per-core default.
+DECODER_MEMORY_BYTES: int = 256 << 20
 
 #: Frames that may be missing, compared with the count the container
 #: announces, before a video is reported as truncated.
@@ -138,8 +148,13 @@ class VideoSource:
         keyframes_only: decode only keyframes (much faster); combined with
             ``fps``, the keyframe nearest to each target is kept.
         strict: raise :class:`MediaError` when the video turns out truncated
-            or corrupt while decoding; when ``False``, log a warning instead.
-        timeout: network timeout in seconds for URLs.
+            or corrupt while decoding; when ``False``, decode on past damaged
+            data as FFmpeg does, and record each stretch lost in :attr:`gaps`
+            (also logged as a warning).
+        timeout: network timeout in seconds for URLs, for each socket operation.
+        deadline: seconds a URL may take to open, and to give each packet
+            (so that a stalled or dripping server is abandoned; FFmpeg's
+            reconnections count within it).
         decode_all: with ``fps``, decode every frame as without it, rather
             than only what the kept frames need (same results, slower; every
             packet is then checked for decoder errors).
@@ -147,6 +162,9 @@ class VideoSource:
     Attributes:
         decoded_frames: frames decoded since the source was last opened
             (by the constructor or by iterating), kept or not.
+        gaps: (``strict=False``) the :class:`~inafaceanalyzer.io.frame.DecodingGap`
+            stretches that could not be decoded, in order, since the source
+            was last opened; complete once iteration has ended.
         reduced_size: ``(width, height)`` of the upright :attr:`Frame.reduced`
             copy of each frame, or ``None`` (the default) for none; set it
             before iterating.
@@ -167,14 +185,17 @@ class VideoSource:
         strict: bool = True,
         timeout: float = DEFAULT_TIMEOUT_S,
         decode_all: bool = False,
+        deadline: float = DEFAULT_URL_TIMEOUT_S,
     ) -> None:
         self.source = source
         self.fps: Fraction | None = _as_rate(fps)
         self.keyframes_only = bool(keyframes_only)
         self.strict = bool(strict)
         self.timeout = float(timeout)
+        self.deadline = float(deadline)
         self.decode_all = bool(decode_all)
         self.decoded_frames = 0
+        self.gaps: list[DecodingGap] = []
         self.reduced_size: tuple[int, int] | None = None
         self._container: InputContainer | None = None
         self._decoded: Generator[_Decoded, None, None] | None = None
@@ -232,6 +253,7 @@ class VideoSource:
         """Open the container, decode the first frame, return what is known."""
         self.close()
         self.decoded_frames = 0
+        self.gaps = []
         container = self._container = self._open_container()
         try:
             stream = self._video_stream(container)
@@ -267,6 +289,9 @@ class VideoSource:
         """The stream to decode, with the decoder set up."""
         stream = _pick_video_stream(container, self.source)
         stream.thread_type = "AUTO"
+        threads = _decoder_threads(stream.codec_context.width, stream.codec_context.height)
+        if threads is not None:
+            stream.codec_context.thread_count = threads
         if self.keyframes_only:
             stream.codec_context.skip_frame = "NONKEY"
         return stream
@@ -276,15 +301,15 @@ class VideoSource:
         url = is_url(self.source)
         if url:
             name = str(self.source)
-            options = ffmpeg_options(self.timeout)
-            timeout: tuple[float, float] | None = (self.timeout, self.timeout)
+            options = ffmpeg_options(min(self.timeout, self.deadline))
+            timeout: tuple[float, float] | None = (self.deadline, self.deadline)
         else:
             name = os.fspath(check_local_file(self.source))
             options, timeout = {}, None
         try:
             return av.open(name, mode="r", options=options, timeout=timeout)
         except av.error.FFmpegError as exc:
-            raise MediaError(self.source, _open_error_reason(exc, name, url, self.timeout)) from exc
+            raise MediaError(self.source, _open_error_reason(exc, name, url, self.timeout, self.deadline)) from exc
 
     # -- decoding -----------------------------------------------------------
 
@@ -292,7 +317,8 @@ class VideoSource:
         """Decode the stream into timed, indexed frames, checking for truncation.
 
         Raises :class:`MediaError` (``strict``) on decoder errors and, at the
-        end, when fewer frames came than announced.
+        end, when fewer frames came than announced; otherwise decodes on past
+        them and records each stretch lost in :attr:`gaps`.
         """
         time_base = stream.time_base or Fraction(1, 1)
         rate = _frame_rate(stream)
@@ -301,9 +327,15 @@ class VideoSource:
         previous_end: Fraction | None = None
         previous_time: Fraction | None = None
         decoded = packets = 0
+        lost = 0  # frames lost in gaps (strict=False): indexes stay positions in the stream
+        trouble: str | None = None  # the first decoder error since the last frame decoded (strict=False)
         warned_order = False
 
         def fail(reason: str) -> None:
+            nonlocal trouble
+            if not self.strict:
+                trouble = trouble or reason
+                return
             if previous_time is None:
                 where = "at frame 0"
             else:  # the frame after the last one decoded
@@ -319,7 +351,7 @@ class VideoSource:
             except StopIteration:
                 break
             except av.error.FFmpegError as exc:
-                fail(_ffmpeg_message(exc))
+                fail(self._read_error(exc))
                 break  # a demuxer error is not recoverable
             if packet.size:
                 packets += 1
@@ -332,27 +364,78 @@ class VideoSource:
             except av.error.FFmpegError as exc:
                 fail(_ffmpeg_message(exc))
                 continue
-            for raw in frames:
+            frames.reverse()
+            while frames:
+                raw = frames.pop()  # not held by the list once delivered
                 absolute = _absolute_time(raw, time_base, previous_end)
                 if origin is None:
                     origin = absolute
                 time = absolute - origin
+                if trouble is not None:  # decoding resumed after damaged data
+                    lost += self._gap(previous_end, time, rate, decoded + lost, trouble)
+                    trouble = None
                 if previous_time is not None and time <= previous_time and not warned_order:
                     logger.warning("%s: non-increasing frame times (%s s after %s s)", self.source, time, previous_time)
                     warned_order = True
                 end = _frame_end(time, raw.duration, time_base, period)
-                index = _index_from_time(time, rate, decoded) if self.keyframes_only else decoded
+                index = _index_from_time(time, rate, decoded) if self.keyframes_only else decoded + lost
                 self.decoded_frames += 1
                 yield _Decoded(raw, index, time, end)
+                del raw  # nor here, while the next packet is decoded
                 decoded += 1
                 previous_time, previous_end = time, end
 
         if self.keyframes_only:
-            shortfall = self._shortfall(stream, packets, "packets")
+            seen, what = packets, "packets"
         else:
-            shortfall = self._shortfall(stream, decoded, "frames")
-        if shortfall is not None:
-            fail(shortfall)
+            seen, what = decoded + lost, "frames"
+        shortfall = self._shortfall(stream, seen, what)
+        if shortfall is not None or trouble is not None:
+            if self.strict:
+                fail(shortfall or "")
+            else:
+                missing = (stream.frames - seen) if stream.frames and not self.keyframes_only else None
+                self._tail_gap(previous_end, shortfall or trouble or "", missing, container, stream)
+
+    def _read_error(self, exc: av.error.FFmpegError) -> str:
+        """Words for a failed read of the container (a URL's deadline says so)."""
+        if isinstance(exc, av.error.ExitError) and is_url(self.source):
+            return f"no data for {self.deadline:g} s (url_timeout): the server stalled or is too slow"
+        return _ffmpeg_message(exc)
+
+    def _gap(
+        self, start: Fraction | None, end: Fraction, rate: Fraction | None, position: int, reason: str
+    ) -> int:
+        """Record the stretch lost before a frame decoded after damaged data; returns the frames lost."""
+        if start is None:  # nothing decoded yet: times count from this frame (the time-zero rule)
+            gap = DecodingGap(Fraction(0), Fraction(0), None, f"{reason} (before the first frame decoded, "
+                              "from which times count)")
+            self._add_gap(gap)
+            return 0
+        frames = max(0, _index_from_time(end, rate, position) - position) if rate else None
+        if end <= start and not frames:
+            logger.warning("%s: damaged video data at %.3f s, no frame lost: %s", self.source, float(start), reason)
+            return 0
+        self._add_gap(DecodingGap(start, end, frames, reason))
+        return frames or 0
+
+    def _tail_gap(
+        self,
+        start: Fraction | None,
+        reason: str,
+        frames: int | None,
+        container: InputContainer,
+        stream: VideoStream,
+    ) -> None:
+        """Record that the video could not be decoded from ``start`` to its end (a truncated tail)."""
+        start = start if start is not None else Fraction(0)
+        duration = _duration(container, stream)
+        end = duration if duration is not None and duration > start else None
+        self._add_gap(DecodingGap(start, end, frames if frames and frames > 0 else None, reason))
+
+    def _add_gap(self, gap: DecodingGap) -> None:
+        self.gaps.append(gap)
+        logger.warning("%s: truncated or corrupt video, decoded past: %s", self.source, gap.describe())
 
     def _report_truncation(self, where: str, reason: str) -> None:
         """Raise :class:`MediaError` (``strict``), or log a warning, for a truncated or corrupt video."""
@@ -403,10 +486,15 @@ class VideoSource:
         decoded before it.
         """
         sampler = NearestTimeSampler(self.fps) if self.fps is not None else None
+        if sampler is None:  # every frame: no lookahead, no decoded picture held longer than needed
+            yield pending
+            del pending
+            yield from decoded
+            return
         error: MediaError | None = None
         try:
             for item in decoded:
-                if sampler is None or sampler.keep((pending.time + item.time) * _HALF):
+                if sampler.keep((pending.time + item.time) * _HALF):
                     yield pending
                 pending = item
         except MediaError as exc:  # deliver what was decoded before the failure
@@ -414,7 +502,7 @@ class VideoSource:
         end = pending.end
         if self.keyframes_only and self.info.duration is not None:
             end = max(end, self.info.duration)  # the last keyframe stands for the rest
-        if sampler is None or sampler.keep_last(end):
+        if sampler.keep_last(end):
             yield pending
         if error is not None:
             raise error
@@ -427,8 +515,13 @@ class VideoSource:
                 kept: Iterable[_Decoded] = (item for item in chain((pending,), decoded) if item.kept)
             else:
                 kept = self._sampled(pending, decoded)
-            for item in kept:
-                yield _to_frame(item, rotation, self.reduced_size)
+            del pending  # the first decoded picture is not held for the whole video
+            iterator = iter(kept)
+            while (item := next(iterator, None)) is not None:
+                frame = _to_frame(item, rotation, self.reduced_size)
+                del item  # the decoded picture is let go before the consumer works
+                yield frame
+                del frame  # nor is the RGB frame held while the next one is decoded
         finally:
             decoded.close()
             self.close()
@@ -446,6 +539,15 @@ def _pick_video_stream(container: InputContainer, source: object) -> VideoStream
     if videos:
         raise MediaError(source, "no video stream (only a still cover picture)")
     raise MediaError(source, "no video stream")
+
+
+def _decoder_threads(width: int, height: int) -> int | None:
+    """Decoder threads for frames of this size within :data:`DECODER_MEMORY_BYTES`; ``None``: FFmpeg's default."""
+    per_thread = max(1, width * height * 3)  # about two 4:2:0 8-bit frames
+    threads = DECODER_MEMORY_BYTES // per_thread
+    if threads >= (os.cpu_count() or 1):
+        return None
+    return max(1, threads)
 
 
 def _duration(container: InputContainer, stream: VideoStream) -> Fraction | None:
@@ -500,7 +602,7 @@ def _to_frame(item: _Decoded, rotation: int, reduced_size: tuple[int, int] | Non
     return Frame(index=item.index, time=item.time, image=rotate_clockwise(image, rotation), reduced=reduced)
 
 
-def _open_error_reason(exc: av.error.FFmpegError, name: str, url: bool, timeout: float) -> str:
+def _open_error_reason(exc: av.error.FFmpegError, name: str, url: bool, timeout: float, deadline: float) -> str:
     """Words for a failure of ``av.open``."""
     message = _ffmpeg_message(exc)
     if isinstance(exc, (av.error.HTTPError, av.error.HTTPClientError)):
@@ -511,11 +613,15 @@ def _open_error_reason(exc: av.error.FFmpegError, name: str, url: bool, timeout:
         return "permission denied"
     if isinstance(exc, (av.error.ConnectionRefusedError, av.error.ConnectionResetError)):
         return f"cannot connect: {message}"
-    if isinstance(exc, (av.error.ExitError, av.error.TimeoutError)) and url:
-        return f"timed out after {timeout:g} s"
+    if isinstance(exc, av.error.ExitError) and url:
+        return f"not opened after {deadline:g} s (url_timeout): the server stalled or is too slow"
+    if isinstance(exc, av.error.TimeoutError) and url:
+        return f"timed out after {min(timeout, deadline):g} s"
     if isinstance(exc, av.error.InvalidDataError):
         if not url and _looks_like_mp4(name):
             return "truncated or corrupt video: MP4/MOV file whose index (moov atom) cannot be read, probably cut short"
+        if url:
+            return f"no readable video in what the server sent (a truncated download, or not a media file): {message}"
         return f"not a media file FFmpeg can read: {message}"
     if url:
         return f"cannot read over the network: {message}"

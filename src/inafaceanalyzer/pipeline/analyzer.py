@@ -2,9 +2,10 @@
 
 :class:`FaceAnalyzer` owns the models (loaded once) and knows nothing about
 files: engines decode, then hand frames to it. In a stream, detection runs
-frame by frame in its own thread, one step ahead of alignment and
-classification, which are batched across frames so that faces of many frames
-share one network call; results still come out one frame at a time and in
+and alignment run frame by frame in their own thread, one step ahead of
+classification, which is batched across frames so that faces of many frames
+share one network call (only the aligned face chips wait for a batch, not the
+images); results still come out one frame at a time and in
 order (the generator form streams: memory does not grow with the length of a
 video). With decoding in the engine's thread, the three stages overlap: the
 networks release the GIL while they run.
@@ -82,23 +83,27 @@ class FaceAnalyzer:
 
     def classify_many(self, items: Sequence[tuple[NDArray[np.uint8], Detections]]) -> list[Detections]:
         """Classify the faces of several frames in shared network calls."""
-        per_frame = [self._chips_of(image, faces) for image, faces in items]
-        if not per_frame:
+        return self.classify_aligned([(faces, self.align(image, faces)) for image, faces in items])
+
+    def align(self, image: NDArray[np.uint8], faces: Detections) -> FaceChips:
+        """The aligned chips of ``faces`` of ``image``: all that classification needs of the image."""
+        boxes = faces.data.get("raw_xyxy", faces.xyxy)
+        return self.chips(image, boxes)
+
+    def classify_aligned(self, items: Sequence[tuple[Detections, FaceChips]]) -> list[Detections]:
+        """Classify faces already aligned by :meth:`align`, several frames in shared network calls."""
+        if not items:
             return []
-        merged = _concatenate_chips(per_frame, self.classifier.chip_sizes)
+        merged = _concatenate_chips([chips for _, chips in items], self.classifier.chip_sizes)
         predictions = self.classifier.predict(merged)
         out = []
         start = 0
-        for (_, faces), chips in zip(items, per_frame, strict=True):
+        for faces, chips in items:
             stop = start + len(faces)
             columns = {key: values[start:stop] for key, values in predictions.items()}
             out.append(faces.with_landmarks(chips.landmarks).with_data(roll=chips.roll, **columns))
             start = stop
         return out
-
-    def _chips_of(self, image: NDArray[np.uint8], faces: Detections) -> FaceChips:
-        boxes = faces.data.get("raw_xyxy", faces.xyxy)
-        return self.chips(image, boxes)
 
     def batch_is_full(self, frames: int, faces: int) -> bool:
         """Whether ``frames`` held frames with ``faces`` faces make a classification batch.
@@ -110,40 +115,60 @@ class FaceAnalyzer:
 
     def analyze_stream(
         self,
-        items: Iterable[tuple[T, NDArray[np.uint8]]],
+        items: Iterable[tuple[T, NDArray[np.uint8]] | tuple[T, NDArray[np.uint8], NDArray[np.uint8] | None]],
         detect: bool = True,
         reduced: Callable[[T], NDArray[np.uint8] | None] | None = None,
     ) -> Iterator[tuple[T, Detections]]:
         """Analyse ``(key, image)`` pairs, yielding ``(key, faces)`` in order.
 
-        ``reduced(key)``, when given, returns the image already shrunk for
-        the detector (e.g. :attr:`Frame.reduced <inafaceanalyzer.io.Frame.reduced>`).
+        An item may also be a ``(key, image, reduced)`` triple, ``reduced``
+        being the image already shrunk for the detector (e.g.
+        :attr:`Frame.reduced <inafaceanalyzer.io.Frame.reduced>`), or
+        ``None``; ``reduced(key)``, when given, returns it for pairs.
 
         Faces are classified in batches of about ``options.batch_size`` faces
-        gathered over consecutive frames; a frame is held back only until its
-        batch is full. Detection runs in a background thread, up to
-        :attr:`detect_ahead` frames ahead of classification.
+        gathered over consecutive frames. Detection and alignment run in a
+        background thread, up to :attr:`detect_ahead` frames ahead of
+        classification; only the faces and their aligned chips wait for a
+        batch, never the images, so memory does not grow with the frame
+        size times the batch. Keys are held until their batch is classified:
+        keep them small (an index, a time, a path), not the image.
         """
-        if detect:
-            found = prefetch(
-                ((key, image, self.detect(image, reduced(key) if reduced else None)) for key, image in items),
-                maxsize=self.detect_ahead,
-                name="detect",
-            )
-        else:
-            found = ((key, image, _whole_image(image)) for key, image in items)
-        pending: list[tuple[T, NDArray[np.uint8], Detections]] = []
+        found = prefetch(
+            self._aligned(items, detect, reduced),
+            maxsize=self.detect_ahead,
+            name="detect" if detect else "align",
+        )
+        pending: list[tuple[T, Detections, FaceChips]] = []
         pending_faces = 0
-        for key, image, faces in found:
-            pending.append((key, image, faces))
-            pending_faces += len(faces)
+        for entry in found:
+            pending.append(entry)
+            pending_faces += len(entry[1])
             if self.batch_is_full(len(pending), pending_faces):
                 yield from self._flush(pending)
                 pending, pending_faces = [], 0
         yield from self._flush(pending)
 
-    def _flush(self, pending: list[tuple[T, NDArray[np.uint8], Detections]]) -> Iterator[tuple[T, Detections]]:
-        results = self.classify_many([(image, faces) for _, image, faces in pending])
+    def _aligned(
+        self,
+        items: Iterable[tuple],
+        detect: bool,
+        reduced: Callable[[T], NDArray[np.uint8] | None] | None,
+    ) -> Iterator[tuple[T, Detections, FaceChips]]:
+        """Each item's key, faces and chips; the image is let go as soon as its chips are cut."""
+        iterator = iter(items)
+        while (item := next(iterator, None)) is not None:
+            key, image = item[0], item[1]
+            small = item[2] if len(item) > 2 else (reduced(key) if reduced is not None else None)
+            del item
+            faces = self.detect(image, small) if detect else _whole_image(image)
+            del small
+            chips = self.align(image, faces)
+            del image  # before the next image is asked for
+            yield key, faces, chips
+
+    def _flush(self, pending: list[tuple[T, Detections, FaceChips]]) -> Iterator[tuple[T, Detections]]:
+        results = self.classify_aligned([(faces, chips) for _, faces, chips in pending])
         for (key, _, _), faces in zip(pending, results, strict=True):
             yield key, faces
 

@@ -25,7 +25,7 @@ from ..errors import MediaError, OptionsError, OutputError
 from ..export.atomic import OutputSet, directory_error, remove_stale_temporaries
 from ..export.options import BATCH_REPORT_NAME, BATCH_STATS_STEM, ExportOptions
 from ..export.table import open_table_writer
-from ..io import is_url
+from ..io import DecodingGap, is_url
 from ..options import AnalysisOptions
 from .analyzer import FaceAnalyzer
 from .engines import VideoAnalysis, iter_images
@@ -34,6 +34,7 @@ from .results import COLUMNS, FrameResult, result_rows
 __all__ = [
     "BatchReport",
     "Failure",
+    "InputWarning",
     "analyze_video_to_files",
     "as_sources",
     "output_stem",
@@ -52,6 +53,14 @@ class Failure:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class InputWarning:
+    """An input analysed with a reservation (a stretch of video that could not be decoded)."""
+
+    source: str
+    message: str
+
+
 @dataclass
 class BatchReport:
     """What a batch run did.
@@ -65,6 +74,8 @@ class BatchReport:
             reports), in order.
         in_progress: the input being analysed (``None`` between inputs); an
             interrupted run left nothing of it.
+        warnings: inputs analysed with gaps (damaged or missing video data),
+            one entry per gap; their tables hold every frame that decoded.
     """
 
     outputs: list[Path] = field(default_factory=list)
@@ -73,6 +84,7 @@ class BatchReport:
     seconds: float = 0.0
     written: list[Path] = field(default_factory=list)
     in_progress: str | None = None
+    warnings: list[InputWarning] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -220,6 +232,7 @@ def analyze_video_to_files(
     written: list[Path] | None = None,
     stats_path: Path | None = None,
     stats_runs: list | None = None,
+    gaps: list[DecodingGap] | None = None,
 ) -> int:
     """Analyse one video and write its table at ``destination`` (and the files beside it).
 
@@ -241,6 +254,9 @@ def analyze_video_to_files(
         written: the files written are appended there, once committed.
         stats_path: also write the video's statistics table there
             (:mod:`inafaceanalyzer.stats`); ``stats_runs`` collects what the batch's needs.
+        gaps: receives the stretches of the video that could not be decoded
+            (``options.strict_decoding`` off: the table holds every frame
+            that decoded).
 
     Returns:
         the number of face rows written.
@@ -272,6 +288,8 @@ def analyze_video_to_files(
                 writer.write_rows(result_rows(result, options.engine))
                 analysed.append(float(result.time_s or 0.0))
                 bar.update(1)
+        if gaps is not None:
+            gaps.extend(analysis.gaps)
         analysis.write_extras(destination)
         if stats_path is not None:
             from ..stats.files import write_video_statistics
@@ -336,11 +354,12 @@ def _run_videos(
         outputs = exports.video_outputs(directory, output_stem(source))
         log.info("analysing video %d/%d: %s -> %s", number, len(inputs), source, destination)
         report.in_progress = source
+        gaps: list[DecodingGap] = []
         try:
             rows = analyze_video_to_files(
                 source, destination, options, analyzer, progress, label=f"[{number}/{len(inputs)}] {output_stem(source)}",
                 ass_path=outputs.ass, mp4_path=outputs.mp4, report_path=outputs.report, written=report.written,
-                stats_path=outputs.stats, stats_runs=stats_runs,
+                stats_path=outputs.stats, stats_runs=stats_runs, gaps=gaps,
             )
         except MediaError as error:
             report.fail(source, error.reason)
@@ -357,6 +376,7 @@ def _run_videos(
             continue
         report.faces += rows
         report.outputs.append(destination)
+        report.warnings.extend(InputWarning(source, gap.describe()) for gap in gaps)
         if exports.html_report:
             try:
                 summaries.append(_summary(source, destination, options, outputs.report))

@@ -8,6 +8,9 @@
 
 Decoding runs in a background thread (:func:`prefetch`) while the analyzer
 works; results are generators, so nothing grows with the length of a video.
+What is decoded or loaded ahead is bounded in bytes (:data:`FRAMES_AHEAD_BYTES`),
+so that nothing grows with the size of a frame either: 4K frames are decoded
+a few ahead, 8K ones one at a time.
 """
 
 from __future__ import annotations
@@ -22,15 +25,20 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ..errors import MediaError
-from ..io import Frame, VideoInfo, VideoSource, load_image
+from ..io import DecodingGap, Frame, VideoInfo, VideoSource, load_image
 from ..options import AnalysisOptions
 from .analyzer import FaceAnalyzer
 from .prefetch import prefetch
 from .results import COLUMNS, FrameResult, results_dataframe
 
-__all__ = ["VideoAnalysis", "iter_images", "expected_frame_count"]
+__all__ = ["FRAMES_AHEAD_BYTES", "VideoAnalysis", "iter_images", "expected_frame_count"]
 
 log = logging.getLogger(__name__)
+
+#: Bytes of decoded frames or loaded images that may be in flight between the
+#: decoding thread and the analysis (the one being analysed included); one
+#: frame always may, however large.
+FRAMES_AHEAD_BYTES: int = 256 << 20
 
 ErrorHandler = Callable[[MediaError], None]
 
@@ -50,7 +58,9 @@ class VideoAnalysis:
     """The analysis of one video: :attr:`info` at once, results when iterated.
 
     Opening raises :class:`MediaError` for sources that cannot be read;
-    iterating may raise it for files that turn out truncated or corrupt.
+    iterating may raise it for files that turn out truncated or corrupt
+    (``options.strict_decoding``), else analyses every frame that decodes
+    and lists the stretches lost in :attr:`gaps`.
 
     Args:
         source: path or URL of the video.
@@ -66,6 +76,8 @@ class VideoAnalysis:
             self.source,
             fps=options.fps,
             keyframes_only=options.engine == "videokeyframes",
+            strict=options.strict_decoding,
+            deadline=options.url_timeout,
         )
         self.info: VideoInfo = self.video.info
 
@@ -76,6 +88,11 @@ class VideoAnalysis:
 
     def write_extras(self, table_path: Path) -> None:
         """Write the outputs that go beside the table, once it is complete (none here)."""
+
+    @property
+    def gaps(self) -> list[DecodingGap]:
+        """Stretches of the video that could not be decoded (complete after iteration)."""
+        return self.video.gaps
 
     @property
     def expected_frames(self) -> int | None:
@@ -94,28 +111,40 @@ class VideoAnalysis:
             size = self.analyzer.detector.reduced_size(self.info.height, self.info.width)
             if size is not None:
                 self.video.reduced_size = (size[1], size[0])
-        return prefetch(self.video, maxsize=8, name=f"decode:{self.source}")
+        return prefetch(
+            self.video, maxsize=8, name=f"decode:{self.source}", max_bytes=FRAMES_AHEAD_BYTES, size=_frame_bytes
+        )
 
     def dataframe(self) -> pd.DataFrame:
         """All results as one table with the engine's columns (reads the whole video)."""
         return results_dataframe(self, self.options.engine)
 
     def __iter__(self) -> Iterator[FrameResult]:
-        keyed = ((frame, frame.image) for frame in self.frames())
-        for frame, faces in self.analyzer.analyze_stream(keyed, reduced=_reduced):
-            yield FrameResult(frame.index, frame.time_s, faces)
+        for (index, time_s), faces in self.analyzer.analyze_stream(_keyed(self.frames())):
+            yield FrameResult(index, time_s, faces)
 
 
-def _reduced(frame: Frame) -> NDArray[np.uint8] | None:
-    return frame.reduced
+def _keyed(frames: Iterable[Frame]) -> Iterator[tuple[tuple[int, float], NDArray[np.uint8], NDArray[np.uint8] | None]]:
+    """``((index, time_s), image, reduced)`` per frame: a small key, so the frame is not held to its batch."""
+    for frame in frames:
+        yield (frame.index, frame.time_s), frame.image, frame.reduced
+        del frame
+
+
+def _frame_bytes(frame: Frame) -> int:
+    return frame.image.nbytes + (frame.reduced.nbytes if frame.reduced is not None else 0)
+
+
+def _image_bytes(item: tuple[str, NDArray[np.uint8]]) -> int:
+    return item[1].nbytes
 
 
 def _load_all(
-    sources: Iterable[str], on_error: ErrorHandler
+    sources: Iterable[str], on_error: ErrorHandler, url_timeout: float
 ) -> Iterator[tuple[str, NDArray[np.uint8]]]:
     for source in sources:
         try:
-            yield str(source), load_image(source)
+            yield str(source), load_image(source, deadline=url_timeout)
         except MediaError as error:
             on_error(error)
         except Exception as error:  # a bug or a file no check foresaw: this image fails, the others go on
@@ -134,7 +163,9 @@ def iter_images(
     With ``preprocessed``, each image is a face crop: it is classified whole,
     without detection.
     """
-    loaded = prefetch(_load_all(sources, on_error), maxsize=16, name="load-images")
+    loaded = prefetch(
+        _load_all(sources, on_error, analyzer.options.url_timeout), maxsize=16, name="load-images", max_bytes=FRAMES_AHEAD_BYTES, size=_image_bytes
+    )
     for source, faces in analyzer.analyze_stream(loaded, detect=not preprocessed):
         if not preprocessed and len(faces) == 0:
             log.warning("%s: no face found", source)

@@ -94,11 +94,11 @@ def sharpness(image: NDArray[np.uint8], boxes: NDArray[np.float64]) -> NDArray[n
     out = np.zeros(len(boxes))
     if not len(boxes):
         return out
-    gray = Image.fromarray(image).convert("L")
+    picture = Image.fromarray(image)  # each crop is made grey on its own, not the whole frame
     for i, (left, top, right, bottom) in enumerate(np.rint(boxes).astype(np.int64)):
         if right <= left or bottom <= top:
             continue
-        crop = gray.crop((int(left), int(top), int(right), int(bottom)))
+        crop = picture.crop((int(left), int(top), int(right), int(bottom))).convert("L")
         crop = crop.resize((_SHARPNESS_SIDE, _SHARPNESS_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
         a = np.asarray(crop, dtype=np.float64)
         laplacian = a[1:-1, :-2] + a[1:-1, 2:] + a[:-2, 1:-1] + a[2:, 1:-1] - 4 * a[1:-1, 1:-1]
@@ -121,14 +121,17 @@ def frontality(landmarks: NDArray[np.float64] | None, n: int) -> NDArray[np.floa
     return np.clip(1.0 - asymmetry / MAX_ASYMMETRY, 0.0, 1.0) ** 2
 
 
-def quality_weights(image: NDArray[np.uint8], faces: Detections) -> NDArray[np.float64]:
-    """Weight of each classified face of one frame in its track's averages (see the module doc)."""
+def quality_weights(faces: Detections, sharp: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Weight of each classified face of one frame in its track's averages (see the module doc).
+
+    ``sharp``: the :func:`sharpness` of each face's raw box, measured on the
+    frame before it was let go.
+    """
     n = len(faces)
     if n == 0:
         return np.zeros(0)
-    raw = np.asarray(faces.data.get("raw_xyxy", faces.xyxy), dtype=np.float64).reshape(-1, 4)
     size = np.minimum(1.0, raw_sizes(faces) / FULL_SIZE_PX) ** 2
-    sharp = sharpness(image, raw)
+    sharp = np.asarray(sharp, dtype=np.float64)
     sharp = sharp / (sharp + SHARPNESS_HALF)
     return np.maximum(size * sharp * frontality(faces.landmarks, n), MIN_WEIGHT)
 

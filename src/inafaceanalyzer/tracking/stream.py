@@ -17,8 +17,10 @@ For each analysed frame, in order:
 The smoothed columns (``*_avg``) need a track's every frame, so results are
 held back until every track present in them has ended (at the latest at the
 next cut or at the end of the stream), then yielded in frame order. Only the
-faces are held, not the images: memory grows with the length of the longest
-track, not with the length of the video.
+faces are held, not the images (the background thread cuts the aligned chips
+and measures the sharpness of each face before it lets a frame go): memory
+grows with the length of the longest track, not with the length of the video
+nor with the size of its frames.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ..alignment.chips import FaceChips
 from ..detections import Detections
 from ..io import Frame
 from ..options import AnalysisOptions
@@ -41,7 +44,15 @@ from ..pipeline.analyzer import FaceAnalyzer
 from ..pipeline.prefetch import prefetch
 from ..pipeline.results import FrameResult
 from .cuts import ShotCutDetector
-from .smoothing import AVERAGE_COLUMNS, TRACK_COLUMNS, TrackStats, add_predictions, quality_weights, raw_sizes
+from .smoothing import (
+    AVERAGE_COLUMNS,
+    TRACK_COLUMNS,
+    TrackStats,
+    add_predictions,
+    quality_weights,
+    raw_sizes,
+    sharpness,
+)
 from .tracker import FaceTracker, TrackerSettings
 
 __all__ = ["TrackingStream"]
@@ -53,17 +64,21 @@ class _Entry:
 
     index: int
     time_s: float
-    image: NDArray[np.uint8] | None
     faces: Detections
+    chips: FaceChips | None  # until classified
+    sharpness: NDArray[np.float64]
     classified: bool = False
 
 
 @dataclass
 class _Tracked:
-    """A frame as the tracking thread hands it over."""
+    """A frame as the tracking thread hands it over: its faces, their chips, not its image."""
 
-    frame: Frame
+    index: int
+    time: Fraction
     faces: Detections
+    chips: FaceChips
+    sharpness: NDArray[np.float64]
     cut: bool
     detected: bool
     active: frozenset[int]
@@ -152,22 +167,22 @@ class TrackingStream:
         last_time: Fraction | None = None
         tracked = prefetch(self._track(frames), maxsize=self.analyzer.detect_ahead, name="track")
         for step in tracked:
-            frame, faces = step.frame, step.faces
-            self._close_slots(frame.time)
+            faces = step.faces
+            self._close_slots(step.time)
             if step.cut:
-                self.cut_frames.append(frame.index)
+                self.cut_frames.append(step.index)
             if step.detected:
                 self.frames_detected += 1
             self._active = step.active
-            self._see(frame, faces)
-            entry = _Entry(frame.index, frame.time_s, frame.image, faces)
+            self._see(step.index, step.time, faces)
+            entry = _Entry(step.index, float(step.time), faces, step.chips, step.sharpness)
             self._pending.append(entry)
             self._buffer.append(entry)
             self._pending_faces += len(faces)
             if self.analyzer.batch_is_full(len(self._pending), self._pending_faces):
                 self._classify()
                 yield from self._emit()
-            last_time = frame.time
+            last_time = step.time
         self._active = frozenset()
         if last_time is not None:
             end = last_time + self.last_period
@@ -189,7 +204,8 @@ class TrackingStream:
         """
         countdown = 0
         try:
-            for frame in frames:
+            iterator = iter(frames)
+            while (frame := next(iterator, None)) is not None:
                 cut = self.cuts is not None and self.cuts.update(frame.image)
                 if cut:
                     self.tracker.finish()
@@ -200,7 +216,13 @@ class TrackingStream:
                     countdown = self.options.detect_period
                 countdown -= 1
                 faces = self.tracker.update(frame, detections)
-                yield _Tracked(frame, faces, cut, detections is not None, self.tracker.active_ids)
+                chips = self.analyzer.align(frame.image, faces)
+                sharp = sharpness(frame.image, faces.data.get("raw_xyxy", faces.xyxy))
+                step = _Tracked(frame.index, frame.time, faces, chips, sharp, cut, detections is not None,
+                                self.tracker.active_ids)
+                del frame, detections  # the image is let go before the next frame is asked for
+                yield step
+                del step
         finally:
             self.tracker.finish()
             if self.cuts is not None:
@@ -212,14 +234,14 @@ class TrackingStream:
             self._stats[face_id].slot_end = time
         self._previous_ids = []
 
-    def _see(self, frame: Frame, faces: Detections) -> None:
+    def _see(self, index: int, time: Fraction, faces: Detections) -> None:
         ids = [int(i) for i in faces.data["face_id"]]
         sizes = raw_sizes(faces)
         for face_id, size, conf in zip(ids, sizes, faces.confidence, strict=True):
             stats = self._stats.get(face_id)
             if stats is None:
                 stats = self._stats[face_id] = TrackStats(face_id)
-            stats.see(frame.index, frame.time, detected=not math.isnan(conf), size=float(size))
+            stats.see(index, time, detected=not math.isnan(conf), size=float(size))
             self._unclassified[face_id] = self._unclassified.get(face_id, 0) + 1
             self._unemitted[face_id] = self._unemitted.get(face_id, 0) + 1
         self._previous_ids = ids
@@ -228,16 +250,16 @@ class TrackingStream:
         """Classify the pending frames in shared network calls; add them to their tracks."""
         if not self._pending:
             return
-        results = self.analyzer.classify_many([(entry.image, entry.faces) for entry in self._pending])
+        results = self.analyzer.classify_aligned([(entry.faces, entry.chips) for entry in self._pending])
         for entry, faces in zip(self._pending, results, strict=True):
-            weights = quality_weights(entry.image, faces)
+            weights = quality_weights(faces, entry.sharpness)
             add_predictions(self._stats, faces, weights)
             if self.people is not None:
                 self.people.add_frame(entry.index, entry.image, faces, weights)
             for face_id in faces.data["face_id"]:
                 self._unclassified[int(face_id)] -= 1
             entry.faces = faces.with_data(avg_weight=weights)
-            entry.image = None
+            entry.chips = None
             entry.classified = True
         self._pending = []
         self._pending_faces = 0
