@@ -129,6 +129,7 @@ def test_image_server_that_drips_is_abandoned_at_the_deadline() -> None:
     assert "not finished after 2 s" in caught.value.reason, caught.value.reason
 
 
+@pytest.mark.logs_errors
 def test_cli_url_timeout_abandons_a_dripping_image(tmp_path: Path) -> None:
     from inafaceanalyzer.cli.analyze import main
 

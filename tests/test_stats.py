@@ -24,6 +24,7 @@ BOB = SHARED_VIDEOS / "SadTalker__WDA_BobMenendez_000.mp4"  # man
 RETALK = SHARED_VIDEOS / "video-retalking__face_1.mp4"  # young man
 #: (source, first second, gender): pieces of known gender joined back to back, 60 frames (2.4 s) each at 25 fps
 PIECES = ((KATIE, 0.0, "f"), (BOB, 0.0, "m"), (KATIE, 4.0, "f"), (RETALK, 0.0, "m"), (BOB, 4.0, "m"))
+PEOPLE = len({source for source, _, _ in PIECES})  # 3: the tracking engine links the tracks of one person
 PIECE_FRAMES, RATE, SIDE = 60, 25, 512
 
 
@@ -93,13 +94,14 @@ def test_talking_heads_share_of_women_matches_the_truth(talking_heads):
     everyone = _row(stats, "all")
     assert everyone["n_tracks"] == len(PIECES)
     assert abs(everyone["face_seconds"] - sum(truth.values())) <= everyone["n_tracks"] * 0.2
-    assert everyone["resampling_unit"] == "track" and everyone["n_units"] == len(PIECES)
+    # people are resampled, not tracks: the two pieces of Katie (and of Bob) are one person each
+    assert everyone["resampling_unit"] == "person" and everyone["n_units"] == everyone["n_people"] == PEOPLE
     # every row sums up: age bands add to "all", women and men to everyone
     bands = stats[(stats["gender"] == "f") & (stats["age_group"] != "all")]
     assert bands["face_seconds"].sum() == pytest.approx(women["face_seconds"])
     assert women["face_seconds"] + men["face_seconds"] == pytest.approx(everyone["face_seconds"])
     meta = json.loads((out / "heads.stats.meta.json").read_text())
-    assert meta["resampling_unit"] == "track" and meta["resamples"] == 1000
+    assert meta["resampling_unit"] == "person" and meta["resamples"] == 1000
     assert "cross-validation" in meta["error_rates"]["method"]
     assert (out / "batch.stats.csv").is_file()
 
@@ -189,7 +191,7 @@ def test_groups_over_several_videos(talking_heads, hamilton, tmp_path):
         assert a["face_seconds"] == pytest.approx(2 * _row(one, gender)["face_seconds"], abs=1.0)
         assert b["face_seconds"] == pytest.approx(_row(ham, gender)["face_seconds"], abs=0.5)
         assert total["face_seconds"] == pytest.approx(a["face_seconds"] + b["face_seconds"])
-    assert _row(stats, "f", group="A")["n_units"] == 2 * len(PIECES)  # the tracks of both episodes
+    assert _row(stats, "f", group="A")["n_units"] == 2 * PEOPLE  # the people of both episodes (ids are per video)
     assert json.loads((tmp_path / "stats.meta.json").read_text())["group_by"] == "programme"
     # a video the groups file does not name is a usage error
     groups.write_text("video,programme\nep1,A\n")

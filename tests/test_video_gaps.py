@@ -89,6 +89,7 @@ def test_sparse_decoding_gives_the_frames_of_a_full_decode(damaged: Path) -> Non
     assert sparse.gaps == full.gaps and sparse.gaps
 
 
+@pytest.mark.logs_errors
 def test_cli_writes_every_decoded_frame_and_reports_the_gaps(damaged: Path, tmp_path: Path, capsys) -> None:
     from inafaceanalyzer.cli.analyze import main
 

@@ -74,8 +74,19 @@ class FaceEmbedder(ABC):
     dim: ClassVar[int]
 
     @abstractmethod
+    def chips(self, image: NDArray[np.uint8], landmarks: NDArray[np.float64]) -> NDArray[np.uint8]:
+        """What :meth:`embed` needs of the faces of an RGB image with these ``(N, 5, 2)`` landmarks (their chips).
+
+        Cut while the frame is at hand, so that the frame need not wait whole for the embedding.
+        """
+
+    @abstractmethod
+    def embed(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """``(N, dim)`` unit embeddings of faces from their :meth:`chips`."""
+
     def __call__(self, image: NDArray[np.uint8], landmarks: NDArray[np.float64]) -> NDArray[np.float32]:
         """``(N, dim)`` unit embeddings of the faces of an RGB image, from their ``(N, 5, 2)`` landmarks."""
+        return self.embed(self.chips(image, landmarks))
 
 
 class HseEmbedder(FaceEmbedder):
@@ -96,8 +107,10 @@ class HseEmbedder(FaceEmbedder):
         self._input = self._session.get_inputs()[0].name
         self._lock = threading.Lock()
 
-    def __call__(self, image: NDArray[np.uint8], landmarks: NDArray[np.float64]) -> NDArray[np.float32]:
-        chips = face_chips(image, landmarks, self.chip_size, self.chip_padding)
+    def chips(self, image: NDArray[np.uint8], landmarks: NDArray[np.float64]) -> NDArray[np.uint8]:
+        return face_chips(image, landmarks, self.chip_size, self.chip_padding)
+
+    def embed(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
         if not len(chips):
             return np.zeros((0, self.dim), dtype=np.float32)
         x = chips[..., ::-1].astype(np.float32) - _BGR_MEANS

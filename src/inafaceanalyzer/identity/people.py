@@ -160,8 +160,11 @@ class PersonLinker:
         #: face_id -> (person_id, unit track embedding or None)
         self.linked: dict[int, tuple[int, NDArray[np.float32] | None]] = {}
 
-    def add_frame(self, index: int, image: NDArray[np.uint8], faces: Detections, weights: NDArray[np.float64]) -> None:
-        """Embed the classified faces of one frame (they carry ``face_id`` and landmarks) into their tracks.
+    def add_frame(self, index: int, chips: NDArray[np.uint8], faces: Detections, weights: NDArray[np.float64]) -> None:
+        """Embed the classified faces of one frame (they carry ``face_id``) into their tracks.
+
+        ``chips``: the embedder's :meth:`~.embedders.FaceEmbedder.chips` of
+        these faces, cut from the frame when it was at hand.
 
         To bound the cost, a face is embedded only when its track has no
         embedded face yet, or fewer than :data:`EMBEDDED_PER_TRACK` and the
@@ -187,7 +190,7 @@ class PersonLinker:
                 chosen.append(k)
         if chosen:
             self.embedded_faces += len(chosen)
-            embeddings = self.embedder(image, faces.landmarks[chosen])
+            embeddings = self.embedder.embed(chips[chosen])
             self.add_faces([ids[k] for k in chosen], embeddings, weights[chosen])
 
     def add_faces(self, face_ids, embeddings: NDArray[np.float32], weights: NDArray[np.float64]) -> None:

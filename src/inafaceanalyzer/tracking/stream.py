@@ -67,6 +67,7 @@ class _Entry:
     faces: Detections
     chips: FaceChips | None  # until classified
     sharpness: NDArray[np.float64]
+    identity_chips: NDArray[np.uint8] | None = None  # the identity embedder's, until classified
     classified: bool = False
 
 
@@ -82,6 +83,7 @@ class _Tracked:
     cut: bool
     detected: bool
     active: frozenset[int]
+    identity_chips: NDArray[np.uint8] | None = None
 
 
 class TrackingStream:
@@ -175,7 +177,7 @@ class TrackingStream:
                 self.frames_detected += 1
             self._active = step.active
             self._see(step.index, step.time, faces)
-            entry = _Entry(step.index, float(step.time), faces, step.chips, step.sharpness)
+            entry = _Entry(step.index, float(step.time), faces, step.chips, step.sharpness, step.identity_chips)
             self._pending.append(entry)
             self._buffer.append(entry)
             self._pending_faces += len(faces)
@@ -218,8 +220,9 @@ class TrackingStream:
                 faces = self.tracker.update(frame, detections)
                 chips = self.analyzer.align(frame.image, faces)
                 sharp = sharpness(frame.image, faces.data.get("raw_xyxy", faces.xyxy))
+                identity = None if self.people is None else self.people.embedder.chips(frame.image, chips.landmarks)
                 step = _Tracked(frame.index, frame.time, faces, chips, sharp, cut, detections is not None,
-                                self.tracker.active_ids)
+                                self.tracker.active_ids, identity)
                 del frame, detections  # the image is let go before the next frame is asked for
                 yield step
                 del step
@@ -255,11 +258,11 @@ class TrackingStream:
             weights = quality_weights(faces, entry.sharpness)
             add_predictions(self._stats, faces, weights)
             if self.people is not None:
-                self.people.add_frame(entry.index, entry.image, faces, weights)
+                self.people.add_frame(entry.index, entry.identity_chips, faces, weights)
             for face_id in faces.data["face_id"]:
                 self._unclassified[int(face_id)] -= 1
             entry.faces = faces.with_data(avg_weight=weights)
-            entry.chips = None
+            entry.chips = entry.identity_chips = None
             entry.classified = True
         self._pending = []
         self._pending_faces = 0
