@@ -53,3 +53,67 @@ def test_the_converter_reproduces_the_committed_file(tmp_path):
     data = output.read_bytes()
     assert hashlib.sha256(data).hexdigest() == registry()[MODEL]["sha256"]
     assert model_path(MODEL).read_bytes() == data
+
+
+# -- the classifiers ------------------------------------------------------------------
+
+
+def _faces(classifier_name):
+    from inafaceanalyzer import AnalysisOptions, FaceAnalyzer
+    from inafaceanalyzer.io import load_image
+
+    from .conftest import FAMILY, KNUTH
+
+    analyzer = FaceAnalyzer(AnalysisOptions(engine="image", classifier=classifier_name, threads=2))
+    return analyzer, [analyzer(load_image(path)) for path in (FAMILY, KNUTH)]
+
+
+def test_the_default_classifier_is_the_fused_one_with_the_seed_columns_and_embeddings():
+    import numpy as np
+
+    from inafaceanalyzer import AnalysisOptions
+    from inafaceanalyzer.classification import classifier_classes
+    from inafaceanalyzer.options import CLASSIFIERS
+
+    assert AnalysisOptions().classifier == "FusedGenderAge"
+    assert set(classifier_classes()) == set(CLASSIFIERS)
+    analyzer, results = _faces("FusedGenderAge")
+    family, knuth = results
+    assert len(family) >= 5
+    for faces in results:
+        data = faces.data
+        # sex_decfunc is the calibrated log-odds: > 0 male, and sex_prob_male its sigmoid
+        np.testing.assert_allclose(data["sex_prob_male"], 1 / (1 + np.exp(-data["sex_decfunc"])))
+        assert list(data["sex_label"]) == ["m" if s > 0 else "f" for s in data["sex_decfunc"]]
+        assert ((data["age_std"] > 0) & (data["age_label"] > 0)).all()
+        assert data["embedding"].shape == (len(faces), 1024)
+        assert data["reliable"].dtype == bool
+    # Knuth, a man photographed in his seventies
+    assert knuth.data["sex_label"][0] == "m" and knuth.data["age_label"][0] > 50
+
+
+def test_one_face_gets_the_same_predictions_alone_and_in_a_batch():
+    import numpy as np
+
+    from inafaceanalyzer.io import load_image
+
+    from .conftest import FAMILY
+
+    analyzer, (family, _) = _faces("FusedGenderAge")
+    image = load_image(FAMILY)
+    alone = analyzer.classify(image, family[np.array([1])])
+    np.testing.assert_allclose(alone.data["sex_decfunc"], family.data["sex_decfunc"][1:2], atol=1e-4)
+    np.testing.assert_allclose(alone.data["embedding"], family.data["embedding"][1:2], atol=1e-4)
+
+
+def test_the_hse_network_alone_is_selectable_and_the_fused_one_refuses_unfitted_views():
+    import pytest
+
+    from inafaceanalyzer.classification.fused import FusedGenderAge
+    from inafaceanalyzer.errors import OptionsError
+
+    _, (family, knuth) = _faces("HSEGenderAge")
+    assert knuth.data["sex_label"][0] == "m"
+    assert family.data["embedding"].shape[1] == 1024
+    with pytest.raises(OptionsError, match="tta"):
+        FusedGenderAge(tta="full", threads=1)

@@ -27,7 +27,7 @@ ENGINES: tuple[str, ...] = ("image", "video", "videotracking", "videokeyframes",
 FACE_DETECTORS: tuple[str, ...] = ("LibFaceDetection", "CenterFace")
 TTA_VALUES: tuple[str, ...] = ("auto", "none", "flip", "full", "adaptive")
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
-CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge",)
+CLASSIFIERS: tuple[str, ...] = ("FusedGenderAge", "CydralGenderAge", "HSEGenderAge")
 VIDEO_ENGINES = frozenset({"video", "videotracking", "videokeyframes"})
 IMAGE_ENGINES = frozenset({"image", "preprocessed_image"})
 
@@ -59,7 +59,9 @@ class AnalysisOptions:
             the frame edge).
         bbox_scaling: boxes are scaled by this factor around their centre.
         squarify_bbox: boxes are made square (side = the longer side).
-        classifier: name of the gender and age classifier.
+        classifier: name of the gender and age classifier: ``FusedGenderAge``
+            (default: the HSE and Cydral networks fused), ``CydralGenderAge``
+            (the previous default) or ``HSEGenderAge`` (the HSE network alone).
         batch_size: faces per classifier call, and frames per detector call.
         fps: frames analysed per second of video; ``None`` analyses every
             frame. Above the native rate, every frame is analysed.
@@ -72,7 +74,7 @@ class AnalysisOptions:
             ``full`` (3 scales, each mirrored: 6 views; the most accurate),
             ``adaptive`` (one view, and the 6 of ``full`` for the faces whose
             gender it leaves uncertain) or
-            ``auto``: ``full``, except ``flip`` for the ``preprocessed_image``
+            ``auto``: ``none`` for the HSE classifiers; for Cydral ``full``, except ``flip`` for the ``preprocessed_image``
             engine, where no detection hides its cost (each stays within 2x
             the time per face of a single view: see :attr:`effective_tta`).
         precision: ``fp32`` (the networks as published) or ``int8`` (their
@@ -94,7 +96,7 @@ class AnalysisOptions:
     face_detection_padding: float = 0.0
     bbox_scaling: float = 1.1
     squarify_bbox: bool = True
-    classifier: str = "CydralGenderAge"
+    classifier: str = "FusedGenderAge"
     batch_size: int = 32
     fps: float | None = None
     detect_period: int = 1
@@ -166,6 +168,8 @@ class AnalysisOptions:
         """The test-time augmentation in force: ``tta``, with ``auto`` resolved for the engine."""
         if self.tta != "auto":
             return self.tta
+        if self.classifier != "CydralGenderAge":
+            return "none"  # the HSE classifiers: one view (the fused decision was fitted on one)
         return "flip" if self.engine == "preprocessed_image" else "full"
 
     @property

@@ -21,7 +21,7 @@ the crop itself; see ``README.md``, "Accuracy and bias").
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -68,14 +68,17 @@ class ChipExtractor:
     Args:
         sizes: chip sizes to cut, e.g. ``(32, 64)``.
         padding: dlib chip padding around the face (0.2 for the Cydral networks).
+        paddings: a padding of its own for some sizes (size -> padding), e.g.
+            when two networks that take different crops share the chips.
     """
 
-    def __init__(self, sizes: Sequence[int], padding: float = 0.2) -> None:
+    def __init__(self, sizes: Sequence[int], padding: float = 0.2, paddings: Mapping[int, float] | None = None) -> None:
         import dlib
 
         self._dlib = dlib
         self.sizes = tuple(sorted(set(int(size) for size in sizes)))
         self.padding = float(padding)
+        self.paddings = {size: float((paddings or {}).get(size, padding)) for size in self.sizes}
         self._predictor = dlib.shape_predictor(str(_shape_predictor_path()))
         self._lock = threading.Lock()
 
@@ -109,7 +112,7 @@ class ChipExtractor:
             left_eye, right_eye = (eye_a, eye_b) if eye_a[0] <= eye_b[0] else (eye_b, eye_a)
             roll[i] = np.degrees(np.arctan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0]))
             for size in self.sizes:
-                details = dlib.get_face_chip_details(shape, size, self.padding)
+                details = dlib.get_face_chip_details(shape, size, self.paddings[size])
                 chips[size][i] = dlib.extract_image_chip(image, details)
         return FaceChips(chips, landmarks, roll)
 
