@@ -57,7 +57,7 @@ log = logging.getLogger("fit_fused")
 #: detector-box sizes (pixels) each face is also seen at; 0: its own size
 SIZES = (0, 20, 30, 45, 80)
 FOLDS = 10
-RIDGE = 0.03
+RIDGE = 0.3
 #: edges of the error-rates file's bands (predicted age in years; detector box longer side in pixels)
 AGE_BANDS = (0, 20, 35, 50, 65)
 SIZE_BANDS = (0, 60, 120)
