@@ -145,6 +145,11 @@ class AnalysisOptions:
             raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.tta not in TTA_VALUES:
             raise OptionsError(f"tta must be one of {', '.join(TTA_VALUES)}, not {self.tta!r}")
+        if self.classifier != "CydralGenderAge" and self.tta in ("full", "adaptive"):
+            raise OptionsError(
+                f"tta {self.tta} is a view set of the CydralGenderAge classifier; {self.classifier} takes "
+                "auto, none or flip"
+            )
         if not self.min_reliable_face_px >= 0:
             raise OptionsError(f"min_reliable_face_px must be >= 0, not {self.min_reliable_face_px}")
         if self.device not in ("cpu", "cuda", "auto"):
