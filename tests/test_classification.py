@@ -66,11 +66,12 @@ def test_in_place_blur_is_the_plain_sum_bit_for_bit():
 
 
 def test_adaptive_is_an_option_value():
-    assert AnalysisOptions(classifier="CydralGenderAge", tta="adaptive").effective_tta == "adaptive"
+    assert AnalysisOptions(tta="adaptive").effective_tta == "adaptive"
     with pytest.raises(OptionsError):
         AnalysisOptions(tta="cascade")
     with pytest.raises(OptionsError, match="CydralGenderAge"):
-        AnalysisOptions(tta="adaptive")  # the default classifier has no such views
+        AnalysisOptions(classifier="FusedGenderAge", tta="adaptive")  # the fused classifier has no such views
+    assert AnalysisOptions(classifier="FusedGenderAge").effective_tta == "none"
     with pytest.raises(OptionsError):
         CydralGenderAge(tta="cascade")
 

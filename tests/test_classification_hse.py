@@ -68,14 +68,14 @@ def _faces(classifier_name):
     return analyzer, [analyzer(load_image(path)) for path in (FAMILY, KNUTH)]
 
 
-def test_the_default_classifier_is_the_fused_one_with_the_seed_columns_and_embeddings():
+def test_the_fused_classifier_gives_the_seed_columns_calibrated_and_the_embeddings():
     import numpy as np
 
     from inafaceanalyzer import AnalysisOptions
     from inafaceanalyzer.classification import classifier_classes
     from inafaceanalyzer.options import CLASSIFIERS
 
-    assert AnalysisOptions().classifier == "FusedGenderAge"
+    assert AnalysisOptions().classifier == "CydralGenderAge"
     assert set(classifier_classes()) == set(CLASSIFIERS)
     analyzer, results = _faces("FusedGenderAge")
     family, knuth = results

@@ -71,7 +71,9 @@ def collect(root: str, threads: int | None = None) -> dict[str, np.ndarray]:
     options = AnalysisOptions(engine="image", min_face_size_px=0, threads=threads, device="cpu")
     detector = create_detector(options)
     classifier = FusedGenderAge(threads=threads, device="cpu")
-    extractor = ChipExtractor(classifier.chip_sizes, classifier.chip_padding, classifier.chip_paddings)
+    extractor = ChipExtractor(
+        classifier.chip_sizes, classifier.chip_padding, classifier.chip_paddings, classifier.chip_mirror_edges
+    )
     rows: dict[str, list] = {key: [] for key in (*_KEYS, "image", "male", "age_ref", "adult", "bucket", "size_px", "scale")}
     for index, path in enumerate(dataset.image_paths()):
         image = load_image(path)

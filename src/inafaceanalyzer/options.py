@@ -27,7 +27,7 @@ ENGINES: tuple[str, ...] = ("image", "video", "videotracking", "videokeyframes",
 FACE_DETECTORS: tuple[str, ...] = ("LibFaceDetection", "CenterFace")
 TTA_VALUES: tuple[str, ...] = ("auto", "none", "flip", "full", "adaptive")
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
-CLASSIFIERS: tuple[str, ...] = ("FusedGenderAge", "CydralGenderAge", "HSEGenderAge")
+CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge", "FusedGenderAge", "HSEGenderAge")
 VIDEO_ENGINES = frozenset({"video", "videotracking", "videokeyframes"})
 IMAGE_ENGINES = frozenset({"image", "preprocessed_image"})
 
@@ -59,9 +59,10 @@ class AnalysisOptions:
             the frame edge).
         bbox_scaling: boxes are scaled by this factor around their centre.
         squarify_bbox: boxes are made square (side = the longer side).
-        classifier: name of the gender and age classifier: ``FusedGenderAge``
-            (default: the HSE and Cydral networks fused), ``CydralGenderAge``
-            (the previous default) or ``HSEGenderAge`` (the HSE network alone).
+        classifier: name of the gender and age classifier: ``CydralGenderAge``
+            (default), ``FusedGenderAge`` (the HSE and Cydral networks fused by
+            a decision fitted on FairFace) or ``HSEGenderAge`` (the HSE network
+            alone).
         batch_size: faces per classifier call, and frames per detector call.
         fps: frames analysed per second of video; ``None`` analyses every
             frame. Above the native rate, every frame is analysed.
@@ -96,7 +97,7 @@ class AnalysisOptions:
     face_detection_padding: float = 0.0
     bbox_scaling: float = 1.1
     squarify_bbox: bool = True
-    classifier: str = "FusedGenderAge"
+    classifier: str = "CydralGenderAge"
     batch_size: int = 32
     fps: float | None = None
     detect_period: int = 1

@@ -58,6 +58,8 @@ class FaceClassifier(ABC):
         chip_padding: dlib chip padding the networks were trained with.
         chip_paddings: a padding of its own for some chip sizes (size ->
             padding), when the classifier's networks take different crops.
+        chip_mirror_edges: chip sizes cut from the image mirrored outward
+            where they reach beyond it (see :class:`ChipExtractor`).
         columns: the columns :meth:`predict` returns, seed columns first.
     """
 
@@ -65,6 +67,7 @@ class FaceClassifier(ABC):
     chip_sizes: ClassVar[tuple[int, ...]]
     chip_padding: ClassVar[float] = 0.2
     chip_paddings: ClassVar[dict[int, float]] = {}
+    chip_mirror_edges: ClassVar[tuple[int, ...]] = ()
     columns: ClassVar[tuple[str, ...]] = PREDICTION_COLUMNS
 
     @abstractmethod

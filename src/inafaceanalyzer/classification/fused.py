@@ -1,4 +1,4 @@
-"""The default classifier: the HSE and Cydral networks fused by a decision fitted on FairFace.
+"""``FusedGenderAge``: the HSE and Cydral networks fused by a decision fitted on FairFace.
 
 Each face goes through both networks, one view each: the HSE network
 (:mod:`.hse`, its 224-pixel chip of padding 0.55) gives gender log-odds
@@ -119,7 +119,7 @@ def mixed_age(features: dict[str, NDArray], hse_weight: float) -> tuple[NDArray,
 
 
 class FusedGenderAge(FaceClassifier):
-    """Gender and age from the HSE and Cydral networks, fused (the default classifier).
+    """Gender and age from the HSE and Cydral networks, fused.
 
     Args:
         batch_size, threads, device, min_reliable_face_px: as for
@@ -138,6 +138,7 @@ class FusedGenderAge(FaceClassifier):
     chip_sizes: ClassVar[tuple[int, ...]] = (HSE_SIZE, MASTER_SIZE)
     chip_padding: ClassVar[float] = MASTER_PADDING
     chip_paddings: ClassVar[dict[int, float]] = {HSE_SIZE: HSE_PADDING}
+    chip_mirror_edges: ClassVar[tuple[int, ...]] = (HSE_SIZE,)
     columns: ClassVar[tuple[str, ...]] = (
         "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
     )

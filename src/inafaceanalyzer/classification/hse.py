@@ -20,7 +20,7 @@ fairface540 adults, one view, the network's own threshold):
 
 :class:`HSEGenderAge` is the network alone, as published: ``sex_decfunc`` is
 its raw log-odds (it leans male on FairFace's loose crops: see
-:mod:`.fused` for the calibrated decision of the default classifier).
+classification.fused for the calibrated, fused decision).
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ class HSEGenderAge(FaceClassifier):
     name: ClassVar[str] = "HSEGenderAge"
     chip_sizes: ClassVar[tuple[int, ...]] = (HSE_SIZE,)
     chip_padding: ClassVar[float] = HSE_PADDING
+    chip_mirror_edges: ClassVar[tuple[int, ...]] = (HSE_SIZE,)
     columns: ClassVar[tuple[str, ...]] = (
         "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
     )

@@ -56,7 +56,8 @@ class FaceAnalyzer:
         self._detector = detector
         self.classifier = classifier or create_classifier(self.options)
         self.chips = ChipExtractor(
-            self.classifier.chip_sizes, self.classifier.chip_padding, self.classifier.chip_paddings
+            self.classifier.chip_sizes, self.classifier.chip_padding, self.classifier.chip_paddings,
+            self.classifier.chip_mirror_edges,
         )
 
     @property
