@@ -117,3 +117,21 @@ def test_the_hse_network_alone_is_selectable_and_the_fused_one_refuses_unfitted_
     assert family.data["embedding"].shape[1] == 1024
     with pytest.raises(OptionsError, match="tta"):
         FusedGenderAge(tta="full", threads=1)
+
+
+@pytest.mark.parametrize("classifier", ["FusedGenderAge", "CydralGenderAge"])
+def test_the_error_rates_files_hold_out_of_fold_counts_of_every_cell(classifier):
+    import json
+
+    document = json.loads(model_path(f"{classifier}.error_rates.json").read_text(encoding="utf-8"))
+    assert document["classifier"] == classifier and document["dataset"] == "fairface540"
+    assert "cross-validation grouped by image" in document["method"]
+    cells = document["cells"]
+    assert {(c["age_band"], c["size_band"]) for c in cells} == {
+        (a, s) for a in range(len(document["age_bands"])) for s in range(len(document["size_bands"]))
+    }
+    for cell in cells:
+        assert 0 <= cell["female_as_female"] <= cell["n_female"] and 0 <= cell["male_as_male"] <= cell["n_male"]
+    # every face of every size is counted once: 540 images times the sizes named in the method
+    total = sum(c["n_female"] + c["n_male"] for c in cells)
+    assert f"({total} faces of 540 images)" in document["method"]
