@@ -17,7 +17,12 @@ steps (alignment, resampling of the views, network input, each network,
 sharpness and contrast), per face, for each batch size of ``--batches``,
 with the sessions' intra-op threads ``--threads``.
 
-Usage: ``python benchmarks/bench_classifier.py [--images 200] [--repeats 3] [--threads 2] [--stages]``
+``--defaults`` compares the default classifier (``FusedGenderAge``) with the
+previous default (``CydralGenderAge``, ``--tta auto``): CPU and wall time per
+face of alignment and classification, of the image engine and of the video
+engine, interleaved.
+
+Usage: ``python benchmarks/bench_classifier.py [--images 200] [--repeats 3] [--threads 2] [--stages | --defaults]``
 """
 
 from __future__ import annotations
@@ -104,6 +109,46 @@ def stages(extractor: ChipExtractor, images, boxes, batches: list[int], threads:
             print(f"{tta:9s} {size:5d} " + " ".join(cells))
 
 
+def compare_defaults(paths, images, threads: int, repeats: int) -> None:
+    """CPU and wall time per face of the previous default (Cydral, ``--tta auto``) and the new one, interleaved.
+
+    Measures: alignment + classification of the central faces, the image
+    engine end to end, and the video engine on the crowd clip.
+    """
+    names = ("CydralGenderAge", "FusedGenderAge")
+    analyzers = {name: FaceAnalyzer(AnalysisOptions(engine="image", classifier=name, threads=threads)) for name in names}
+    detector = analyzers[names[0]].detector
+    boxes = []
+    for image in images:
+        faces = detector(image)
+        chosen = central_face(faces, *image.shape[:2])
+        boxes.append(faces.data["raw_xyxy"][chosen] if chosen is not None else np.array([0, 0, *image.shape[1::-1]], float))
+    cpu: dict[str, list[float]] = {}
+    wall: dict[str, list[float]] = {}
+
+    def timed(key: str, action) -> None:
+        c, w = time.process_time(), time.perf_counter()
+        count = action()
+        cpu.setdefault(key, []).append((time.process_time() - c) / max(1, count))
+        wall.setdefault(key, []).append((time.perf_counter() - w) / max(1, count))
+
+    for _ in range(repeats):
+        for name in names:
+            analyzer = analyzers[name]
+            timed(f"alignment+classification: {name}", lambda a=analyzer: (stage(a, images, boxes), len(images))[1])
+            timed(f"image engine: {name}", lambda a=analyzer: len(analyze_images(paths, analyzer=a)))
+            if CROWD.is_file():
+                options = AnalysisOptions(engine="video", classifier=name, threads=threads)
+                timed(f"video engine (crowd, 1080p): {name}", lambda o=options, a=analyzer: len(
+                    analyze_video(CROWD, o, analyzer=FaceAnalyzer(o, detector=a.detector, classifier=a.classifier))))
+    print(f"{'measure':60s} {'CPU ms/face':>12s} {'wall ms/face':>13s} {'CPU x previous':>15s}")
+    for key in cpu:
+        group = key.split(":")[0]
+        reference = statistics.median(cpu[f"{group}: {names[0]}"])
+        median = statistics.median(cpu[key])
+        print(f"{key:60s} {1000 * median:12.2f} {1000 * statistics.median(wall[key]):13.2f} {median / reference:15.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=200)
@@ -111,12 +156,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--stages", action="store_true", help="time each step of the classification instead")
     parser.add_argument("--batches", type=int, nargs="+", default=[8, 32, 64, 128], help="with --stages: faces per call")
+    parser.add_argument("--defaults", action="store_true",
+                        help="compare the default classifier (FusedGenderAge) with the previous one (CydralGenderAge)")
     args = parser.parse_args()
 
     dataset = load_labelled_set(FAIRFACE, sample=args.images, seed=0)
     paths = dataset.image_paths()
     images = [load_image(p) for p in paths]
-    analyzers = {m: FaceAnalyzer(AnalysisOptions(engine="image", tta=m, threads=args.threads)) for m in MODES}
+    if args.defaults:
+        compare_defaults(paths, images, args.threads, args.repeats)
+        return
+    analyzers = {
+        m: FaceAnalyzer(AnalysisOptions(engine="image", classifier="CydralGenderAge", tta=m, threads=args.threads))
+        for m in MODES
+    }
     boxes = []
     for image in images:
         faces = analyzers["none"].detect(image)
@@ -143,7 +196,7 @@ def main() -> None:
             times.setdefault(f"image engine: tta {mode}", []).append((time.perf_counter() - t) / max(1, len(table)))
         if CROWD.is_file():
             for mode in ("none", "full", "adaptive"):
-                options = AnalysisOptions(engine="video", tta=mode, threads=args.threads)
+                options = AnalysisOptions(engine="video", classifier="CydralGenderAge", tta=mode, threads=args.threads)
                 t = time.perf_counter()
                 table = analyze_video(CROWD, options, analyzer=FaceAnalyzer(options, classifier=analyzers[mode].classifier))
                 times.setdefault(f"video engine (crowd, 1080p): tta {mode}", []).append(

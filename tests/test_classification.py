@@ -69,6 +69,9 @@ def test_adaptive_is_an_option_value():
     assert AnalysisOptions(tta="adaptive").effective_tta == "adaptive"
     with pytest.raises(OptionsError):
         AnalysisOptions(tta="cascade")
+    with pytest.raises(OptionsError, match="CydralGenderAge"):
+        AnalysisOptions(classifier="FusedGenderAge", tta="adaptive")  # the fused classifier has no such views
+    assert AnalysisOptions(classifier="FusedGenderAge").effective_tta == "none"
     with pytest.raises(OptionsError):
         CydralGenderAge(tta="cascade")
 

@@ -24,6 +24,7 @@ from inafaceanalyzer.evaluation import (
     build_report,
     evaluate,
     load_labelled_set,
+    summary_metrics,
 )
 
 from .conftest import SHARED, SHARED_EVAL
@@ -299,3 +300,30 @@ def test_tta_views_are_the_chip_and_its_mirror_images():
     assert views[32].shape == (12, 32, 32, 3) and views[64].shape == (12, 64, 64, 3)
     assert np.array_equal(views[64][1], views[64][0][:, ::-1])
     assert np.array_equal(views[64][6], network_views(master[1:], "none")[64][0])
+
+
+def test_sets_labelled_for_gender_only_or_age_only_are_read_and_measured(tmp_path):
+    root = write_set(tmp_path, [("images/a.jpg", "f", "", ""), ("images/b.jpg", "m", "", ""), ("images/c.jpg", "", "30", "")])
+    faces = load_labelled_set(root).faces
+    assert list(faces.gender) == ["f", "m", ""]
+    assert np.isnan(faces.age_ref[0]) and faces.age_ref[2] == 30
+    write_set(tmp_path, [("images/a.jpg", "", "", "")])
+    with pytest.raises(LabelsError, match="neither gender nor age"):
+        load_labelled_set(tmp_path)
+    only_gender = tmp_path / "g"
+    (only_gender / "images").mkdir(parents=True)
+    pd.DataFrame({"path": ["images/a.jpg"], "gender": ["m"]}).to_csv(only_gender / "labels.csv", index=False)
+    assert list(load_labelled_set(only_gender).faces.age_band) == [""]
+    # metrics: gender on the faces with a gender, age on those with an age, AUC of sex_decfunc
+    table = hand_table()
+    table["sex_decfunc"] = np.where(table.sex_label == "m", 1.0, -1.0)
+    table.loc[0, ["gender", "age_ref"]] = ["", np.nan]
+    metrics = summary_metrics(table)
+    labelled = table[table.gender != ""]
+    assert metrics["gender_accuracy"] == pytest.approx(100 * (labelled.sex_label == labelled.gender).mean())
+    found = table[table.age_ref.notna()]
+    assert metrics["age_mae"] == pytest.approx((found.age_label - found.age_ref).abs().mean())
+    male = (labelled.gender == "m").to_numpy()
+    scores = labelled.sex_decfunc.to_numpy()
+    pairs = [(s_m > s_f) + 0.5 * (s_m == s_f) for s_m in scores[male] for s_f in scores[~male]]
+    assert metrics["gender_auc"] == pytest.approx(np.mean(pairs))

@@ -32,7 +32,7 @@ ENGINES: tuple[str, ...] = ("image", "video", "videotracking", "videokeyframes",
 FACE_DETECTORS: tuple[str, ...] = ("LibFaceDetection", "CenterFace")
 TTA_VALUES: tuple[str, ...] = ("auto", "none", "flip", "full", "adaptive")
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
-CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge",)
+CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge", "FusedGenderAge", "HSEGenderAge")
 TRACKERS: tuple[str, ...] = ("mosse", "dlib")  # tracking.followers.FOLLOWERS; the first is the default
 VIDEO_ENGINES = frozenset({"video", "videotracking", "videokeyframes"})
 IMAGE_ENGINES = frozenset({"image", "preprocessed_image"})
@@ -102,7 +102,10 @@ class AnalysisOptions:
             the frame edge).
         bbox_scaling: boxes are scaled by this factor around their centre.
         squarify_bbox: boxes are made square (side = the longer side).
-        classifier: name of the gender and age classifier.
+        classifier: name of the gender and age classifier: ``CydralGenderAge``
+            (default), ``FusedGenderAge`` (the HSE and Cydral networks fused by
+            a decision fitted on FairFace) or ``HSEGenderAge`` (the HSE network
+            alone).
         batch_size: faces per classifier call, and frames per detector call.
         fps: frames analysed per second of video; ``None`` analyses every
             frame. Above the native rate, every frame is analysed.
@@ -115,7 +118,7 @@ class AnalysisOptions:
             ``full`` (3 scales, each mirrored: 6 views; the most accurate),
             ``adaptive`` (one view, and the 6 of ``full`` for the faces whose
             gender it leaves uncertain) or
-            ``auto``: ``full``, except ``flip`` for the ``preprocessed_image``
+            ``auto``: ``none`` for the HSE classifiers; for Cydral ``full``, except ``flip`` for the ``preprocessed_image``
             engine, where no detection hides its cost (each stays within 2x
             the time per face of a single view: see :attr:`effective_tta`).
         precision: ``fp32`` (the networks as published) or ``int8`` (their
@@ -209,6 +212,11 @@ class AnalysisOptions:
             raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.tta not in TTA_VALUES:
             raise OptionsError(f"tta must be one of {', '.join(TTA_VALUES)}, not {self.tta!r}")
+        if self.classifier != "CydralGenderAge" and self.tta in ("full", "adaptive"):
+            raise OptionsError(
+                f"tta {self.tta} is a view set of the CydralGenderAge classifier; {self.classifier} takes "
+                "auto, none or flip"
+            )
         if not self.min_reliable_face_px >= 0:
             raise OptionsError(f"min_reliable_face_px must be >= 0, not {self.min_reliable_face_px}")
         if not (self.url_timeout > 0 and math.isfinite(self.url_timeout)):
@@ -238,6 +246,8 @@ class AnalysisOptions:
         """The test-time augmentation in force: ``tta``, with ``auto`` resolved for the engine."""
         if self.tta != "auto":
             return self.tta
+        if self.classifier != "CydralGenderAge":
+            return "none"  # the HSE classifiers: one view (the fused decision was fitted on one)
         return "flip" if self.engine == "preprocessed_image" else "full"
 
     @property

@@ -21,7 +21,7 @@ the crop itself; see ``README.md``, "Accuracy and bias").
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -68,14 +68,28 @@ class ChipExtractor:
     Args:
         sizes: chip sizes to cut, e.g. ``(32, 64)``.
         padding: dlib chip padding around the face (0.2 for the Cydral networks).
+        paddings: a padding of its own for some sizes (size -> padding), e.g.
+            when two networks that take different crops share the chips.
+        mirror_edges: chip sizes whose chips, where they reach beyond the
+            image, are cut from the image mirrored outward rather than
+            filled with black (a tight crop given to the image engine, a
+            face at a frame's edge).
     """
 
-    def __init__(self, sizes: Sequence[int], padding: float = 0.2) -> None:
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        padding: float = 0.2,
+        paddings: Mapping[int, float] | None = None,
+        mirror_edges: Sequence[int] = (),
+    ) -> None:
         import dlib
 
         self._dlib = dlib
         self.sizes = tuple(sorted(set(int(size) for size in sizes)))
         self.padding = float(padding)
+        self.paddings = {size: float((paddings or {}).get(size, padding)) for size in self.sizes}
+        self.mirror_edges = frozenset(int(size) for size in mirror_edges)
         self._predictor = dlib.shape_predictor(str(_shape_predictor_path()))
         self._lock = threading.Lock()
 
@@ -97,6 +111,7 @@ class ChipExtractor:
             image = np.ascontiguousarray(np.pad(image, ((pad_y, pad_y), (pad_x, pad_x), (0, 0)), mode="reflect"))
             boxes = boxes + np.array([pad_x, pad_y, pad_x - 1, pad_y - 1])
             offset = np.array([pad_x, pad_y], dtype=np.float64)
+        mirrored: dict[int, NDArray[np.uint8]] = {}
         for i, (left, top, right, bottom) in enumerate(np.rint(boxes).astype(np.int64)):
             rect = dlib.rectangle(int(left), int(top), int(right), int(bottom))
             with self._lock:
@@ -109,9 +124,38 @@ class ChipExtractor:
             left_eye, right_eye = (eye_a, eye_b) if eye_a[0] <= eye_b[0] else (eye_b, eye_a)
             roll[i] = np.degrees(np.arctan2(right_eye[1] - left_eye[1], right_eye[0] - left_eye[0]))
             for size in self.sizes:
-                details = dlib.get_face_chip_details(shape, size, self.padding)
-                chips[size][i] = dlib.extract_image_chip(image, details)
+                details = dlib.get_face_chip_details(shape, size, self.paddings[size])
+                margin = _overshoot(details, image.shape[:2]) if size in self.mirror_edges else 0
+                if margin > 0:
+                    chips[size][i] = self._mirrored_chip(image, rect, points, size, margin, mirrored)
+                else:
+                    chips[size][i] = dlib.extract_image_chip(image, details)
         return FaceChips(chips, landmarks, roll)
+
+    def _mirrored_chip(self, image, rect, points, size: int, margin: int, cache: dict) -> NDArray[np.uint8]:
+        """The chip of ``size`` cut from ``image`` mirrored outward by ``margin`` pixels (cached per margin)."""
+        dlib = self._dlib
+        if margin not in cache:
+            cache[margin] = np.ascontiguousarray(np.pad(image, ((margin, margin), (margin, margin), (0, 0)), mode="symmetric"))
+        shifted = dlib.full_object_detection(
+            dlib.rectangle(rect.left() + margin, rect.top() + margin, rect.right() + margin, rect.bottom() + margin),
+            [dlib.point(int(x) + margin, int(y) + margin) for x, y in points],
+        )
+        details = dlib.get_face_chip_details(shifted, size, self.paddings[size])
+        return dlib.extract_image_chip(cache[margin], details)
+
+
+def _overshoot(details, shape: tuple[int, int]) -> int:
+    """How many pixels (rounded up, plus 2) a chip's rotated region reaches beyond an image of ``shape``; 0 if none."""
+    rect = details.rect
+    centre_x, centre_y = (rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2
+    half_w, half_h = (rect.right() - rect.left()) / 2, (rect.bottom() - rect.top()) / 2
+    cos, sin = np.cos(details.angle), np.sin(details.angle)
+    xs = [centre_x + cos * dx - sin * dy for dx in (-half_w, half_w) for dy in (-half_h, half_h)]
+    ys = [centre_y + sin * dx + cos * dy for dx in (-half_w, half_w) for dy in (-half_h, half_h)]
+    height, width = shape
+    beyond = max(-min(xs), -min(ys), max(xs) - (width - 1), max(ys) - (height - 1))
+    return int(np.ceil(beyond)) + 2 if beyond > 0 else 0
 
 
 def chip_side_px(landmarks: NDArray[np.float64], padding: float = 0.2) -> NDArray[np.float64]:

@@ -16,10 +16,17 @@ __all__ = [
 
 
 def classifier_classes() -> dict[str, type[FaceClassifier]]:
-    """The available classifiers by name. A new classifier registers here."""
-    from .cydral import CydralGenderAge
+    """The available classifiers by name.
 
-    return {cls.name: cls for cls in (CydralGenderAge,)}
+    Adding a classifier is one new module (a :class:`FaceClassifier` subclass
+    that declares its ``name``, chips and columns) plus one entry here and its
+    name in :data:`~inafaceanalyzer.options.CLASSIFIERS`.
+    """
+    from .cydral import CydralGenderAge
+    from .fused import FusedGenderAge
+    from .hse import HSEGenderAge
+
+    return {cls.name: cls for cls in (FusedGenderAge, CydralGenderAge, HSEGenderAge)}
 
 
 def create_classifier(options: AnalysisOptions) -> FaceClassifier:

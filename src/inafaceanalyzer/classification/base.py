@@ -56,12 +56,18 @@ class FaceClassifier(ABC):
         name: the name users select it by (``--classifier``).
         chip_sizes: chip sizes (pixels) the networks take.
         chip_padding: dlib chip padding the networks were trained with.
+        chip_paddings: a padding of its own for some chip sizes (size ->
+            padding), when the classifier's networks take different crops.
+        chip_mirror_edges: chip sizes cut from the image mirrored outward
+            where they reach beyond it (see :class:`ChipExtractor`).
         columns: the columns :meth:`predict` returns, seed columns first.
     """
 
     name: ClassVar[str]
     chip_sizes: ClassVar[tuple[int, ...]]
     chip_padding: ClassVar[float] = 0.2
+    chip_paddings: ClassVar[dict[int, float]] = {}
+    chip_mirror_edges: ClassVar[tuple[int, ...]] = ()
     columns: ClassVar[tuple[str, ...]] = PREDICTION_COLUMNS
 
     @abstractmethod

@@ -84,10 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for subset in summary.index:
         row = summary.loc[subset]
         log.info(
-            "%s: %d faces, gender accuracy %.1f%% (women %.1f%%, men %.1f%%), age MAE %.2f years, "
+            "%s: %d faces, gender accuracy %.1f%% (women %.1f%%, men %.1f%%), AUC %.4f, age MAE %.2f years, "
             "%d detection failure(s)",
             subset, row["faces"], row["gender_accuracy"], row["gender_accuracy_f"], row["gender_accuracy_m"],
-            row["age_mae"], row["detection_failures"],
+            row["gender_auc"], row["age_mae"], row["detection_failures"],
         )
     return 0
 

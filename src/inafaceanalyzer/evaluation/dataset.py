@@ -4,7 +4,10 @@ The format is the one of ``../shared/eval/*/labels.csv``: columns
 ``path,gender,age,race`` (more columns are kept and ignored). ``path`` is
 relative to the set's folder; ``gender`` is ``m`` or ``f``; ``age`` is whole
 years (UTKFace) or a FairFace bucket (``0-2``, ``3-9``, ``10-19``, ``20-29``,
-..., ``60-69``, ``70+``); ``race`` may be empty.
+..., ``60-69``, ``70+``); ``race`` may be empty. A set may be labelled for
+gender only or age only: the other column is missing or empty (each face
+needs one of the two); gender metrics are then measured on the faces with a
+gender, age metrics on those with an age.
 
 Every face gets, besides its labels:
 
@@ -128,6 +131,13 @@ class LabelledSet:
 def _parse_ages(values: pd.Series) -> pd.DataFrame:
     years, lows, highs, refs, buckets = [], [], [], [], []
     for raw in values.astype(str).str.strip():
+        if raw == "":  # no age label (a set labelled for gender only)
+            years.append(math.nan)
+            lows.append(math.nan)
+            highs.append(math.nan)
+            refs.append(math.nan)
+            buckets.append(None)
+            continue
         if raw in _BY_LABEL:
             bucket = _BY_LABEL[raw]
             years.append(math.nan)
@@ -155,7 +165,7 @@ def _parse_ages(values: pd.Series) -> pd.DataFrame:
 
 def _band(low: float, years: float) -> str:
     age = low if math.isnan(years) else years
-    if age < ADULT_AGE:
+    if math.isnan(age) or age < ADULT_AGE:
         return ""
     return BAND_YOUNG if age <= 50 and not (math.isnan(years) and low >= 50) else BAND_OLD
 
@@ -190,15 +200,20 @@ def load_labelled_set(
     if not labels_path.is_file():
         raise LabelsError(f"{labels_path}: not found (a labelled set is a folder with labels.csv)")
     table = pd.read_csv(labels_path, dtype={"path": str, "gender": str, "age": str, "race": str}, keep_default_na=False)
-    missing = {"path", "gender", "age"} - set(table.columns)
-    if missing:
-        raise LabelsError(f"{labels_path}: missing column(s) {', '.join(sorted(missing))}")
-    if "race" not in table.columns:
-        table["race"] = ""
+    if "path" not in table.columns:
+        raise LabelsError(f"{labels_path}: missing column path")
+    if not {"gender", "age"} & set(table.columns):
+        raise LabelsError(f"{labels_path}: missing columns gender and age (at least one is needed)")
+    for column in ("gender", "age", "race"):
+        if column not in table.columns:
+            table[column] = ""
     table["gender"] = table["gender"].str.strip().str.lower()
-    bad = ~table["gender"].isin(["m", "f"])
+    bad = ~table["gender"].isin(["m", "f", ""])
     if bad.any():
-        raise LabelsError(f"{labels_path}: gender must be m or f, not {table.loc[bad, 'gender'].iloc[0]!r}")
+        raise LabelsError(f"{labels_path}: gender must be m, f or empty, not {table.loc[bad, 'gender'].iloc[0]!r}")
+    unlabelled = (table["gender"] == "") & (table["age"].str.strip() == "")
+    if unlabelled.any():
+        raise LabelsError(f"{labels_path}: {table.loc[unlabelled, 'path'].iloc[0]!r} has neither gender nor age")
     table["race"] = table["race"].str.strip().str.lower()
     faces = pd.concat([table, _parse_ages(table["age"])], axis=1)
     faces["age_band"] = [_band(low, years) for low, years in zip(faces["age_low"], faces["age_years"], strict=True)]

