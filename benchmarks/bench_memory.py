@@ -38,13 +38,14 @@ VIDEOS = {"1080p": (1920, 1080), "4k": (4096, 4096), "8k": (8192, 8192)}
 IMAGE_SIDE = 12000
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import pandas as pd
 from inafaceanalyzer.cli.analyze import main
 started, cpu = time.perf_counter(), time.process_time()
 status = main(sys.argv[2:])
 result = {"status": status, "wall_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu,
-          "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+          # VmHWM, this process's own peak (ru_maxrss would include the forking parent's, carried over exec)
+          "peak_mib": next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024}
 try:
     result["rows"] = len(pd.read_csv(sys.argv[1]))
 except Exception:

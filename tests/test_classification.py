@@ -66,7 +66,7 @@ def test_in_place_blur_is_the_plain_sum_bit_for_bit():
 
 
 def test_adaptive_is_an_option_value():
-    assert AnalysisOptions(tta="adaptive").effective_tta == "adaptive"
+    assert AnalysisOptions(classifier="CydralGenderAge", tta="adaptive").effective_tta == "adaptive"
     with pytest.raises(OptionsError):
         AnalysisOptions(tta="cascade")
     with pytest.raises(OptionsError, match="CydralGenderAge"):

@@ -149,7 +149,8 @@ def test_video_engines_read_a_directory_then_render_reads_the_tables_from_one(tm
     tables = sorted(p.name for p in out.iterdir())
     expected = ["LivePortrait__d11.csv", "hamilton.csv"]
     if engine == "videotracking":
-        expected = ["LivePortrait__d11.csv", "LivePortrait__d11.tracks.csv", "hamilton.csv", "hamilton.tracks.csv"]
+        expected = ["LivePortrait__d11.csv", "LivePortrait__d11.people.csv", "LivePortrait__d11.tracks.csv",
+                    "hamilton.csv", "hamilton.people.csv", "hamilton.tracks.csv"]
     assert tables == expected
     if engine != "videokeyframes":
         return

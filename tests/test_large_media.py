@@ -48,11 +48,15 @@ def make_large_clip(path: Path, side: int, frames: int) -> Path:
     return path
 
 
+# The peak of this process's own memory (VmHWM). Not getrusage's ru_maxrss: on Linux, exec carries the
+# forking parent's peak into it, so a child of a large pytest process would report pytest's memory.
 _PEAK = """
-import resource, sys
+import sys
 from inafaceanalyzer.cli.analyze import main
 status = main(sys.argv[1:])
-print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, file=sys.stderr)
+with open("/proc/self/status") as status_file:
+    kib = next(int(line.split()[1]) for line in status_file if line.startswith("VmHWM:"))
+print("PEAK", kib * 1024, file=sys.stderr)
 sys.exit(status)
 """
 

@@ -22,6 +22,7 @@ __all__ = [
     "TTA_VALUES",
     "PRECISIONS",
     "CLASSIFIERS",
+    "DEFAULT_CLASSIFIER",
     "DEFAULT_DETECTION_CONFIDENCE",
     "AnalysisOptions",
     "TRACKERS",
@@ -33,6 +34,8 @@ FACE_DETECTORS: tuple[str, ...] = ("LibFaceDetection", "CenterFace")
 TTA_VALUES: tuple[str, ...] = ("auto", "none", "flip", "full", "adaptive")
 PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge", "FusedGenderAge", "HSEGenderAge")
+#: the default classifier: HSE and Cydral fused (the most accurate and least biased, see the README)
+DEFAULT_CLASSIFIER = "FusedGenderAge"
 TRACKERS: tuple[str, ...] = ("mosse", "dlib")  # tracking.followers.FOLLOWERS; the first is the default
 VIDEO_ENGINES = frozenset({"video", "videotracking", "videokeyframes"})
 IMAGE_ENGINES = frozenset({"image", "preprocessed_image"})
@@ -155,7 +158,7 @@ class AnalysisOptions:
     face_detection_padding: float = 0.0
     bbox_scaling: float = 1.1
     squarify_bbox: bool = True
-    classifier: str = "CydralGenderAge"
+    classifier: str = DEFAULT_CLASSIFIER
     batch_size: int = 32
     fps: float | None = None
     detect_period: int = 1

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..options import CLASSIFIERS, DEFAULT_CLASSIFIER
 from .arguments import add_logging_arguments, new_parser, print_failures, setup_logging
 
 __all__ = ["build_parser", "main"]
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     counting.add_argument("--error_rates", metavar="JSON",
                           help="the classifier's measured error rates for share_adjusted (default: the ones "
                           "shipped for --classifier), or 'none'")
-    counting.add_argument("--classifier", default="CydralGenderAge",
+    counting.add_argument("--classifier", default=DEFAULT_CLASSIFIER, choices=CLASSIFIERS,
                           help="the classifier that made the tables (picks its shipped error rates)")
     counting.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     counting.add_argument("--seed", type=int, default=None, help="bootstrap seed (default: fixed)")

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from ..options import DEFAULT_CLASSIFIER
+
 __all__ = ["MIN_FACES", "ErrorRates", "default_error_rates", "error_rates_path", "load_error_rates"]
 
 #: Fewest faces of each gender a cell needs before it is pooled with its neighbours.
@@ -162,7 +164,7 @@ def load_error_rates(path: str | os.PathLike[str], min_faces: int = MIN_FACES) -
     )
 
 
-def default_error_rates(classifier: str = "CydralGenderAge") -> ErrorRates | None:
+def default_error_rates(classifier: str = DEFAULT_CLASSIFIER) -> ErrorRates | None:
     """The rates shipped with ``classifier`` (sha256 checked when registered), or ``None`` when it has none.
 
     Raises:

@@ -25,6 +25,7 @@ from .._version import __version__
 from ..export.atomic import atomic_path
 from ..export.table import find_tracks_file, read_table, table_stem
 from ..export.timeline import AnalysedFrames
+from ..options import DEFAULT_CLASSIFIER
 from .correction import default_error_rates
 from .table import StatsInput, batch_statistics
 
@@ -159,7 +160,7 @@ class AnalysedTable:
 
 def write_video_statistics(
     name: str, table: Path, analysed: Sequence[float], end: Fraction | float | None, path: Path,
-    classifier: str = "CydralGenderAge",
+    classifier: str = DEFAULT_CLASSIFIER,
 ) -> AnalysedTable:
     """Write the statistics of one analysed video (the batch's ``--stats``), from its table.
 
@@ -173,13 +174,13 @@ def write_video_statistics(
     return item
 
 
-def write_batch_statistics(items: Sequence[AnalysedTable], path: Path, classifier: str = "CydralGenderAge") -> Path:
+def write_batch_statistics(items: Sequence[AnalysedTable], path: Path, classifier: str = DEFAULT_CLASSIFIER) -> Path:
     """Write the statistics of a run's videos together (``batch.stats.csv``): each video, and all."""
     stats = batch_statistics([item.load() for item in items], None, error_rates=default_error_rates(classifier))
     return write_statistics(stats, path, inputs=[str(item.table) for item in items])
 
 
-def write_image_statistics(table: Path, classifier: str = "CydralGenderAge") -> Path:
+def write_image_statistics(table: Path, classifier: str = DEFAULT_CLASSIFIER) -> Path:
     """Write the statistics of an image engine's table beside it: ``faces.csv`` -> ``faces.stats.csv``.
 
     Image tables count faces (``measure`` ``faces``), each image a unit.
