@@ -101,7 +101,9 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[st
         help=" ".join(f"{engine}: {_ENGINE_HELP[engine]}." for engine in engines),
     )
     general.add_argument("--classifier", choices=CLASSIFIERS, default=_DEFAULTS["classifier"],
-                         help="gender and age classifier")
+                         help="gender and age classifier: FusedGenderAge (HSE and Cydral networks fused, the most "
+                         "accurate and least biased), CydralGenderAge (the previous default, faster), HSEGenderAge "
+                         "(the HSE network alone)")
     general.add_argument("--batch_size", type=int, default=_DEFAULTS["batch_size"],
                          help="faces per classifier call (larger is faster on GPU, needs more memory)")
     general.add_argument("--threads", type=int, default=None,
@@ -109,9 +111,10 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[st
     general.add_argument("--device", choices=("auto", "cpu", "cuda"), default=_DEFAULTS["device"],
                          help="where ONNX networks run; auto uses CUDA when onnxruntime-gpu sees a GPU")
     general.add_argument("--tta", choices=TTA_VALUES, default=_DEFAULTS["tta"],
-                         help="test-time augmentation: none (1 view per face), flip (2), full (3 scales x "
-                         "mirror: 6 views, most accurate), adaptive (1 view, and full's 6 for the faces whose "
-                         "gender is uncertain); auto: full, or flip for preprocessed_image")
+                         help="test-time augmentation: none (1 view per face), flip (2); with --classifier "
+                         "CydralGenderAge also full (3 scales x mirror: 6 views) and adaptive (1 view, and full's 6 "
+                         "for the faces whose gender is uncertain); auto: none for the default FusedGenderAge and "
+                         "HSEGenderAge, for CydralGenderAge full (flip for preprocessed_image)")
     general.add_argument("--precision", choices=PRECISIONS, default=_DEFAULTS["precision"],
                          help="fp32: the gender and age networks as published; int8: their convolutions "
                          "quantised, about 1.5x faster on CPUs, results within float noise on the evaluation sets")
