@@ -34,7 +34,7 @@ pytestmark = pytest.mark.shared_media
 # each card's values as the page shows them, read by the browser from the DOM it built
 CARDS = ("JSON.stringify([...document.querySelectorAll('#people figure.person')].map(f => ({"
          "person: +f.dataset.person, gender: f.dataset.gender, screen: +f.dataset.screenTime, "
-         "tracks: +f.dataset.tracks, start: +f.dataset.start, end: +f.dataset.end, "
+         "tracks: +f.dataset.tracks, frame: +f.dataset.frame, start: +f.dataset.start, end: +f.dataset.end, "
          "image: (f.querySelector('img') || {}).src || '', text: f.querySelector('figcaption').textContent})))")
 
 
@@ -105,6 +105,7 @@ def test_the_report_shows_one_card_per_person_with_the_people_tables_values(kati
         assert card["start"] == pytest.approx(person.start_s, abs=1e-4)
         assert card["end"] == pytest.approx(person.end_s, abs=1e-4)
         assert card["image"].startswith("data:image/jpeg;base64,")
+        assert card["frame"] == person.thumbnail_frame  # the person's best face, as the people table says
         assert f"person {card['person']}" in card["text"] and f"{person.screen_time_s:.1f} s on screen" in card["text"]
         for face_id in tracks[tracks.person_id == card["person"]].face_id:
             assert f"#{face_id}" in card["text"]  # the person's tracks are named

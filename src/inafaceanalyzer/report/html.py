@@ -371,6 +371,8 @@ def _people_gallery(data: VideoData, people_table: str | None) -> str:
         attrs = (f"data-person=\"{pid}\" data-gender=\"{html.escape(gender)}\" "
                  f"data-screen-time=\"{person.screen_time_s:.6g}\" data-tracks=\"{int(person.n_tracks)}\" "
                  f"data-start=\"{person.start_s:.6g}\" data-end=\"{person.end_s:.6g}\"")
+        if "frame" in data.table.columns:  # the frame of the face shown
+            attrs += f" data-frame=\"{html.escape(str(data.table['frame'].iloc[int(person.thumbnail_row)]))}\""
         cards.append(
             f"<figure class=\"person {html.escape(gender or 'u')}\" {attrs}>{image}<figcaption>"
             f"<b>person {pid}</b> {html.escape(_PERSON_GENDER.get(gender, ''))}{age}{html.escape(corrected)}"
@@ -379,7 +381,7 @@ def _people_gallery(data: VideoData, people_table: str | None) -> str:
             f"<br><span class=\"tracks\">{html.escape(listed)}</span></figcaption></figure>"
         )
     notes = [
-        f"{_plural(len(people), 'person')} ({_plural(len(data.tracks) if data.tracks is not None else 0, 'track')}"
+        f"{len(people):,} {'person' if len(people) == 1 else 'people'} ({_plural(len(data.tracks) if data.tracks is not None else 0, 'track')}"
         f" linked by their faces), most screen time first"
         + (f"; the {len(shown)} first shown" if len(shown) < len(people) else "")
         + ". A person's gender and age are smoothed over all their tracks; the face shown is their best one.",
