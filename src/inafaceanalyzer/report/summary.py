@@ -9,6 +9,8 @@ Measures, by gender (``f``, ``m``, or unknown):
   ``duration_s``; without, each row counts the time from its frame to the
   next analysed frame;
 - **ages**: one per track (its smoothed age), else one per detection.
+- **people** (``person_id`` in the tables, :mod:`inafaceanalyzer.identity`): one row per
+  person, :func:`people_from_rows`, for the report's gallery by person.
 
 Tracked tables give each row the gender and age smoothed along its track
 (``*_avg`` columns); these are the ones counted.
