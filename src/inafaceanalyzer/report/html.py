@@ -66,6 +66,9 @@ figure { margin: 0; text-align: center; font-size: 12px; }
 figure img { height: 112px; max-width: 100%%; border-radius: 4px; border: 3px solid var(--u); object-fit: cover; }
 figure.f img { border-color: var(--f); } figure.m img { border-color: var(--m); }
 figcaption { color: var(--muted); margin-top: 2px; }
+.gallery.people { grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); }
+figure.person figcaption { color: var(--ink); }
+figure.person .tracks { color: var(--muted); white-space: normal; overflow-wrap: anywhere; }
 .ci { color: var(--muted); font-size: 12px; }
 .scroll { overflow-x: auto; }
 a { color: #1667c4; }
@@ -279,11 +282,14 @@ def _share_measures(detections: dict[str, int], tracks: dict[str, int] | None, s
     return measures
 
 
-def _gallery(data: VideoData) -> str:
-    """Thumbnails: one per track (longest first), or the largest faces of an untracked table."""
+def _gallery(data: VideoData, people_table: str | None = None) -> str:
+    """Thumbnails: one per person when the table has people, else one per track (longest first), or the
+    largest faces of an untracked table."""
     table = data.table
     if not len(table):
         return "<p class=\"note\">No face was found.</p>"
+    if data.people is not None and len(data.people):
+        return _people_gallery(data, people_table)
     if data.source is None:
         return "<p class=\"note\">No thumbnails: the source video was not given.</p>"
     boxes = parse_bboxes(table["bbox"])
@@ -305,26 +311,87 @@ def _gallery(data: VideoData) -> str:
         for row in sorted(rows, key=lambda r: float(table["time_s"].iloc[r])):
             caption = f"{html.escape(labels[row])}<br>at {float(table['time_s'].iloc[row]):.2f} s"
             picks.append((int(row), caption, table["gender"].iloc[row]))
+    thumbnails, problem = _thumbnails(data, [row for row, _, _ in picks], boxes)
+    if problem is not None:
+        return f"<p class=\"note\">No thumbnails: {html.escape(problem)}</p>"
+    figures = [
+        f"<figure class=\"{gender or 'u'}\"><img src=\"{thumbnails[row]}\" alt=\"face\" loading=\"lazy\">"
+        f"<figcaption>{caption}</figcaption></figure>"
+        for row, caption, gender in picks if row in thumbnails
+    ]
+    what = "one per track, longest first" if data.tracks is not None else "the largest faces, in time order"
+    return f"<p class=\"note\">{_plural(len(figures), 'face')}: {what}.</p><div class=\"gallery\">{''.join(figures)}</div>"
+
+
+def _thumbnails(data: VideoData, rows: Sequence[int], boxes: np.ndarray) -> tuple[dict[int, str], str | None]:
+    """The JPEG ``data:`` URL of the face of each of ``rows`` that could be cut, or why none could."""
+    table = data.table
+    if data.source is None:
+        return {}, "the source video was not given"
     try:
-        frames = grab_frames(data.source, [float(table["time_s"].iloc[row]) for row, _, _ in picks])
+        frames = grab_frames(data.source, [float(table["time_s"].iloc[row]) for row in rows])
     except MediaError as error:
         log.warning("%s: no thumbnails: %s", data.source, error.reason)
-        return f"<p class=\"note\">No thumbnails: {html.escape(error.reason)}</p>"
-    figures = []
-    for row, caption, gender in picks:
+        return {}, error.reason
+    found = {}
+    for row in rows:
         image = frames.get(float(table["time_s"].iloc[row]))
         if image is None:
             continue
         try:
-            url = crop_thumbnail(image, tuple(boxes[row]))
+            found[row] = crop_thumbnail(image, tuple(boxes[row]))
         except ValueError:
             continue
-        figures.append(
-            f"<figure class=\"{gender or 'u'}\"><img src=\"{url}\" alt=\"face\" loading=\"lazy\">"
-            f"<figcaption>{caption}</figcaption></figure>"
+    return found, None
+
+
+#: Most track ids named on a person's card (the others are counted).
+MAX_TRACKS_LISTED = 8
+_PERSON_GENDER = {"f": "woman", "m": "man", "": "gender unknown"}
+
+
+def _people_gallery(data: VideoData, people_table: str | None) -> str:
+    """One card per person, most screen time first: best face, gender and age over their tracks, times, tracks."""
+    people = data.people
+    assert people is not None
+    shown = people.head(MAX_THUMBNAILS)
+    boxes = parse_bboxes(data.table["bbox"])
+    thumbnails, problem = _thumbnails(data, [int(r) for r in shown["thumbnail_row"]], boxes)
+    cards = []
+    for person in shown.itertuples(index=False):
+        pid, gender = int(person.person_id), str(person.gender or "")
+        age = f" &middot; {person.age:.0f} y" if person.age == person.age else ""
+        corrected = " (corrected)" if person.corrected else ""
+        ids = [f"#{int(f)}" for f in person.face_ids]
+        listed = ", ".join(ids[:MAX_TRACKS_LISTED]) + (f" and {len(ids) - MAX_TRACKS_LISTED} more"
+                                                       if len(ids) > MAX_TRACKS_LISTED else "")
+        url = thumbnails.get(int(person.thumbnail_row))
+        image = (f"<img src=\"{html.escape(url)}\" alt=\"person {pid}\" loading=\"lazy\">" if url
+                 else "")
+        attrs = (f"data-person=\"{pid}\" data-gender=\"{html.escape(gender)}\" "
+                 f"data-screen-time=\"{person.screen_time_s:.6g}\" data-tracks=\"{int(person.n_tracks)}\" "
+                 f"data-start=\"{person.start_s:.6g}\" data-end=\"{person.end_s:.6g}\"")
+        if "frame" in data.table.columns:  # the frame of the face shown
+            attrs += f" data-frame=\"{html.escape(str(data.table['frame'].iloc[int(person.thumbnail_row)]))}\""
+        cards.append(
+            f"<figure class=\"person {html.escape(gender or 'u')}\" {attrs}>{image}<figcaption>"
+            f"<b>person {pid}</b> {html.escape(_PERSON_GENDER.get(gender, ''))}{age}{html.escape(corrected)}"
+            f"<br>{person.screen_time_s:.1f} s on screen, {_plural(int(person.n_tracks), 'track')}"
+            f"<br>{person.start_s:.1f} s to {person.end_s:.1f} s"
+            f"<br><span class=\"tracks\">{html.escape(listed)}</span></figcaption></figure>"
         )
-    what = "one per track, longest first" if data.tracks is not None else "the largest faces, in time order"
-    return f"<p class=\"note\">{_plural(len(figures), 'face')}: {what}.</p><div class=\"gallery\">{''.join(figures)}</div>"
+    notes = [
+        f"{len(people):,} {'person' if len(people) == 1 else 'people'} ({_plural(len(data.tracks) if data.tracks is not None else 0, 'track')}"
+        f" linked by their faces), most screen time first"
+        + (f"; the {len(shown)} first shown" if len(shown) < len(people) else "")
+        + ". A person's gender and age are smoothed over all their tracks; the face shown is their best one.",
+    ]
+    if problem is not None:
+        notes.append(f"No thumbnails: {html.escape(problem)}")
+    if people_table is not None:
+        notes.append(f"Data: <a href=\"{html.escape(relative_href(people_table))}\">people table</a>")
+    return ("".join(f"<p class=\"note\">{n}</p>" for n in notes)
+            + f"<div class=\"gallery people\" id=\"people\">{''.join(cards)}</div>")
 
 
 def _meta(summary: VideoSummary, source: str | None) -> str:
@@ -369,7 +436,9 @@ def write_video_report(path: str | os.PathLike[str], data: VideoData, thumbnails
     if data.tracks is not None and len(data.tracks):
         body.append("<section>" + _figure(charts.tracks_figure(data.tracks, s.duration_s), "tracks") + "</section>")
     if thumbnails:
-        body.append("<section><h2>Faces</h2>" + _gallery(data) + "</section>")
+        people = data.people is not None and len(data.people) and len(data.table)
+        body.append(f"<section><h2>{'People' if people else 'Faces'}</h2>"
+                    + _gallery(data, _beside(page, f"{s.name}.people")) + "</section>")
     write_plotly_js(page.parent)
     _write(path, _page(f"Faces in {s.name}", "\n".join(body)))
     s.report = page.name

@@ -9,6 +9,8 @@ Measures, by gender (``f``, ``m``, or unknown):
   ``duration_s``; without, each row counts the time from its frame to the
   next analysed frame;
 - **ages**: one per track (its smoothed age), else one per detection.
+- **people** (``person_id`` in the tables, :mod:`inafaceanalyzer.identity`): one row per
+  person, :func:`people_from_rows`, for the report's gallery by person.
 
 Tracked tables give each row the gender and age smoothed along its track
 (``*_avg`` columns); these are the ones counted.
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..export.overlay import gender_column
+from ..export.overlay import gender_column, parse_bboxes
 from ..export.render import Sampling, resolve_analysed_frames
 from ..export.table import find_tracks_file, read_table, table_stem
 from ..export.timeline import AnalysedFrames, VideoTiming, read_timing
@@ -38,6 +40,7 @@ __all__ = [
     "VideoSummary",
     "find_tracks_file",
     "load_video_data",
+    "people_from_rows",
     "video_data",
 ]
 
@@ -113,6 +116,8 @@ class VideoData:
             gender, age, n``), or ``None``.
         analysed: the analysed frames.
         source: the video, if known (for thumbnails).
+        people: one row per person when the table has ``person_id``
+            (:func:`people_from_rows`), else ``None``.
     """
 
     summary: VideoSummary
@@ -121,6 +126,7 @@ class VideoData:
     analysed: AnalysedFrames
     source: str | None = None
     notes: list[str] = field(default_factory=list)
+    people: pd.DataFrame | None = None
 
 
 def _row_holds(times: np.ndarray, analysed: AnalysedFrames) -> np.ndarray:
@@ -142,6 +148,8 @@ def _tracks_from_file(tracks: pd.DataFrame) -> pd.DataFrame:
     out["age"] = pd.to_numeric(age, errors="coerce") if age is not None else np.nan
     count = next((tracks[c] for c in ("n_frames", "n_detections") if c in tracks), None)
     out["n"] = count if count is not None else np.nan
+    if "person_id" in tracks:
+        out["person_id"] = pd.to_numeric(tracks["person_id"], errors="coerce")
     return out.reset_index(drop=True)
 
 
@@ -157,8 +165,96 @@ def _tracks_from_rows(table: pd.DataFrame) -> pd.DataFrame:
         "age": groups["age"].mean(),
         "n": groups.size(),
     })
+    if "person_id" in rows.columns:
+        out["person_id"] = pd.to_numeric(rows["person_id"], errors="coerce").groupby(rows["face_id"]).first()
     out.index.name = "face_id"
     return out.reset_index()
+
+
+def people_from_rows(table: pd.DataFrame, tracks: pd.DataFrame | None) -> pd.DataFrame | None:
+    """One row per person of a table with ``person_id`` (from the frame table and its tracks), else ``None``.
+
+    ``table`` is :func:`video_data`'s (``gender``, ``age`` and ``hold_s``
+    added). Columns, as ``<name>.people.csv`` computes them
+    (:meth:`~inafaceanalyzer.identity.PersonLinker.people`):
+
+    - ``person_id``, ``n_tracks``, ``face_ids`` (the person's tracks, by start);
+    - ``screen_time_s``: the sum of the tracks' ``duration_s`` (of the rows'
+      display times for rows without a track); ``start_s``, ``end_s``: first
+      and last appearance (the end of the last track's last period);
+    - ``gender``, ``age``, ``p_male``: smoothed over all the person's faces,
+      weighted by their ``avg_weight`` (``sex_prob_male`` and ``age_label``);
+      a person corrected by the user (``person_override``) shows the
+      corrected value, the one all their rows carry;
+    - ``thumbnail_row``: the row of the person's best face (largest
+      ``avg_weight``, else largest box); ``corrected``.
+
+    Ordered by screen time, most first.
+    """
+    if "person_id" not in table.columns:
+        return None
+    person = pd.to_numeric(table["person_id"], errors="coerce")
+    if not person.notna().any():
+        return None
+    rows = table[person.notna()].assign(person_id=person[person.notna()].astype(np.int64))
+    weight = (pd.to_numeric(rows["avg_weight"], errors="coerce") if "avg_weight" in rows.columns
+              else pd.Series(np.nan, index=rows.index))
+    p_male = pd.to_numeric(rows["sex_prob_male"], errors="coerce") if "sex_prob_male" in rows.columns else None
+    if p_male is None and "sex_decfunc" in rows.columns:
+        p_male = 1.0 / (1.0 + np.exp(-pd.to_numeric(rows["sex_decfunc"], errors="coerce")))
+    raw_age = pd.to_numeric(rows["age_label"], errors="coerce") if "age_label" in rows.columns else None
+    boxes = parse_bboxes(rows["bbox"]) if "bbox" in rows.columns else None
+    area = (pd.Series((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), index=rows.index)
+            if boxes is not None else pd.Series(0.0, index=rows.index))
+    by_track = None
+    if tracks is not None and "person_id" in tracks.columns:
+        by_track = tracks[tracks["person_id"].notna()].astype({"person_id": np.int64})
+    corrected_flag = rows["person_override"].fillna(False).astype(bool) if "person_override" in rows.columns else None
+    out = []
+    for pid, group in rows.groupby("person_id", sort=True):
+        w = weight[group.index]
+        usable = w.notna() & (w > 0)
+        p = age = np.nan
+        if usable.any():
+            if p_male is not None and p_male[group.index][usable].notna().all():
+                p = float(np.dot(w[usable], p_male[group.index][usable]) / w[usable].sum())
+            if raw_age is not None and raw_age[group.index][usable].notna().all():
+                age = float(np.dot(w[usable], raw_age[group.index][usable]) / w[usable].sum())
+            gender = "" if p != p else ("m" if p > 0.5 else "f")
+        else:  # no weights: the rows' own smoothed values, most common gender, mean age
+            modes = group["gender"].mode()
+            gender = str(modes.iloc[0]) if len(modes) else ""
+            age = float(group["age"].mean()) if group["age"].notna().any() else np.nan
+        corrected = bool(corrected_flag is not None and corrected_flag[group.index].any())
+        if corrected:  # the user's values, the same on every row of the person
+            if group["gender"].nunique() == 1:
+                gender = str(group["gender"].iloc[0])
+            if group["age"].nunique(dropna=False) == 1:
+                age = float(group["age"].iloc[0])
+        if by_track is not None:
+            own = by_track[by_track["person_id"] == pid].sort_values("start_s", kind="stable")
+        else:
+            own = None
+        if own is not None and len(own):
+            face_ids = [int(f) for f in own["face_id"]]
+            screen = float(own["duration_s"].fillna(0.0).sum())
+            start = float(own["start_s"].min())
+            end = float((own["start_s"] + own["duration_s"].fillna(0.0)).max())
+        else:
+            ids = group["face_id"].dropna().drop_duplicates() if "face_id" in group.columns else pd.Series([])
+            face_ids = [int(f) for f in ids]
+            screen = float(group["hold_s"].sum())
+            start = float(group["time_s"].min())
+            end = float((group["time_s"] + group["hold_s"]).max())
+        best = w.idxmax() if usable.any() else area[group.index].idxmax()
+        out.append({"person_id": int(pid), "n_tracks": len(face_ids), "face_ids": face_ids,
+                    "screen_time_s": screen, "start_s": start, "end_s": end, "gender": gender,
+                    "age": age, "p_male": p, "thumbnail_row": int(table.index.get_loc(best)),
+                    "corrected": corrected})
+    people = pd.DataFrame(out, columns=["person_id", "n_tracks", "face_ids", "screen_time_s", "start_s", "end_s",
+                                        "gender", "age", "p_male", "thumbnail_row", "corrected"])
+    return people.sort_values(["screen_time_s", "person_id"], ascending=[False, True], kind="stable").reset_index(
+        drop=True)
 
 
 def video_data(
@@ -226,7 +322,8 @@ def video_data(
         ages=ages,
         stats=stats,
     )
-    return VideoData(summary, table, track_table, analysed, source, notes)
+    people = people_from_rows(table, track_table)
+    return VideoData(summary, table, track_table, analysed, source, notes, people)
 
 
 def load_video_data(
