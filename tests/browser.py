@@ -10,9 +10,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["CHROMIUM", "Chromium"]
+__all__ = ["CHROMIUM", "Chromium", "open_chromium"]
 
 #: The Chromium binary, or None when none is installed.
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
@@ -104,3 +105,21 @@ class Chromium:
             self.process.wait()
         os.close(self._to_chrome)
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def open_chromium() -> Iterator[Chromium]:
+    """The body of a ``chromium`` fixture: a browser, closed afterwards.
+
+    Without a Chromium binary the test fails in CI (which installs one) and is skipped elsewhere.
+    """
+    import pytest
+
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (apt-get install -y chromium)")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    browser = Chromium(CHROMIUM)
+    try:
+        yield browser
+    finally:
+        browser.close()

@@ -24,7 +24,6 @@ import csv
 import http.server
 import io
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -63,7 +62,7 @@ from inafaceanalyzer.live.source import PlayoutClock, redact
 from inafaceanalyzer.live.view import render_view
 from inafaceanalyzer.pipeline.results import FrameResult
 
-from .browser import CHROMIUM, Chromium
+from .browser import Chromium, open_chromium
 from .conftest import SHARED_VIDEOS
 
 KATIE = SHARED_VIDEOS / "SadTalker__WDA_KatieHill_000.mp4"
@@ -555,15 +554,7 @@ def test_command_stops_cleanly_on_sigterm(clip: Path, tmp_path: Path) -> None:
 
 @pytest.fixture
 def chromium() -> Iterator[Chromium]:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (apt-get install -y chromium)")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    browser = Chromium(CHROMIUM)
-    try:
-        yield browser
-    finally:
-        browser.close()
+    yield from open_chromium()
 
 
 #: What the page shows, read from its DOM and ``window.liveState``. ``orange`` counts the

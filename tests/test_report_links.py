@@ -8,7 +8,6 @@ quotes, ``<`` and non-ASCII letters must give links that work.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.parse
@@ -19,7 +18,7 @@ import pytest
 from inafaceanalyzer.cli import analyze
 from inafaceanalyzer.report.html import relative_href
 
-from .browser import CHROMIUM, Chromium
+from .browser import Chromium, open_chromium
 from .conftest import SHARED_VIDEOS
 
 pytestmark = pytest.mark.shared_media
@@ -36,15 +35,7 @@ HOSTILE = [
 
 @pytest.fixture
 def chromium() -> Iterator[Chromium]:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (apt-get install -y chromium)")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    browser = Chromium(CHROMIUM)
-    try:
-        yield browser
-    finally:
-        browser.close()
+    yield from open_chromium()
 
 
 def _when(browser: Chromium, expression: str, timeout: float = 30.0):  # type: ignore[no-untyped-def]

@@ -11,7 +11,6 @@ number of tracks; a table without ``person_id`` gets the gallery of tracks.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from inafaceanalyzer.identity import people_path
 from inafaceanalyzer.pipeline.batch import analyze_video_to_files
 from inafaceanalyzer.tracking import tracks_path
 
-from .browser import CHROMIUM, Chromium
+from .browser import Chromium, open_chromium
 from .test_identity import BOB, KATIE, _frames, write_clip
 
 pytestmark = pytest.mark.shared_media
@@ -40,15 +39,7 @@ CARDS = ("JSON.stringify([...document.querySelectorAll('#people figure.person')]
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Chromium]:
-    if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (apt-get install -y chromium)")
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    browser = Chromium(CHROMIUM)
-    try:
-        yield browser
-    finally:
-        browser.close()
+    yield from open_chromium()
 
 
 @pytest.fixture(scope="module")
