@@ -47,14 +47,14 @@ class _Batches(CalibrationDataReader):
 
 def calibration_inputs(folder: Path) -> dict[int, np.ndarray]:
     """The networks' inputs (all six views) of the faces of every third image of ``folder``."""
-    analyzer = FaceAnalyzer(AnalysisOptions(engine="image", threads=1))
+    analyzer = FaceAnalyzer(AnalysisOptions(engine="image", threads=1, classifier="CydralGenderAge"))
     inputs: dict[int, list[np.ndarray]] = {32: [], 64: []}
     for path in sorted((folder / "images").glob("*.jpg"))[::3]:
         image = np.asarray(Image.open(path).convert("RGB"))
         faces = analyzer.detect(image)
         if not len(faces):
             continue
-        chips = analyzer._chips_of(image, faces)
+        chips = analyzer.align(image, faces)
         views = cydral.network_views(chips.chips[cydral.MASTER_SIZE], "full")
         for size in inputs:
             inputs[size].append(cydral.to_network_input(views[size]))
