@@ -65,18 +65,21 @@ CV_SIZES = (0, 90, 45)
 
 def cross_validated_faces(root: str, folds: int = 10, threads: int | None = None) -> pd.DataFrame:
     """Per labelled face and size: predicted age, box size, reliability, and the out-of-fold decision."""
-    from PIL import Image
-
     from inafaceanalyzer.alignment.chips import ChipExtractor, chip_side_px
     from inafaceanalyzer.classification.cydral import MASTER_PADDING, MASTER_SIZE, CydralGenderAge
     from inafaceanalyzer.detection import create_detector
     from inafaceanalyzer.evaluation import central_face, load_labelled_set
-    from inafaceanalyzer.evaluation.calibration import _features, fit_logistic  # the shipped fit's features
+    from inafaceanalyzer.evaluation.calibration import (  # the shipped fit's features
+        _features,
+        face_at_size,
+        fit_logistic,
+    )
     from inafaceanalyzer.io import load_image
     from inafaceanalyzer.options import AnalysisOptions
 
     dataset = load_labelled_set(root)
-    options = AnalysisOptions(engine="image", min_face_size_px=0, threads=threads, device="cpu")
+    options = AnalysisOptions(engine="image", min_face_size_px=0, threads=threads, device="cpu",
+                              classifier="CydralGenderAge")  # its own views (tta auto = full), not the default's
     detector = create_detector(options)
     classifier = CydralGenderAge(threads=threads, device="cpu", tta=options.effective_tta)
     extractor = ChipExtractor((MASTER_SIZE,), MASTER_PADDING)
@@ -90,13 +93,7 @@ def cross_validated_faces(root: str, folds: int = 10, threads: int | None = None
         raw = faces.data["raw_xyxy"][chosen]
         longest = max(raw[2] - raw[0], raw[3] - raw[1])
         for size in CV_SIZES:
-            factor = 1.0 if size == 0 else min(1.0, size / longest)
-            scaled = image
-            if factor < 1.0:
-                width, height = max(8, round(image.shape[1] * factor)), max(8, round(image.shape[0] * factor))
-                scaled = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR,
-                                                                  reducing_gap=2.0))
-                factor = width / image.shape[1]
+            scaled, factor = face_at_size(image, raw, size)
             chips = extractor(scaled, raw[None, :] * factor)
             predicted = classifier.predict(chips)
             gender, _ = classifier.probabilities(chips)

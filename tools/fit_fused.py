@@ -40,13 +40,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from inafaceanalyzer.alignment.chips import ChipExtractor
 from inafaceanalyzer.classification import fused
 from inafaceanalyzer.classification.fused import FusedGenderAge, gender_design, mixed_age
 from inafaceanalyzer.detection import create_detector
-from inafaceanalyzer.evaluation.calibration import fit_logistic
+from inafaceanalyzer.evaluation.calibration import face_at_size, fit_logistic
 from inafaceanalyzer.evaluation.dataset import AGE_BUCKETS, load_labelled_set
 from inafaceanalyzer.evaluation.runner import central_face
 from inafaceanalyzer.io import load_image
@@ -86,13 +85,7 @@ def collect(root: str, threads: int | None = None) -> dict[str, np.ndarray]:
         longest = max(raw[2] - raw[0], raw[3] - raw[1])
         label = dataset.faces.iloc[index]
         for size in SIZES:
-            factor = 1.0 if size == 0 else min(1.0, size / longest)
-            scaled = image
-            if factor < 1.0:
-                width = max(8, round(image.shape[1] * factor))
-                height = max(8, round(image.shape[0] * factor))
-                scaled = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
-                factor = width / image.shape[1]
+            scaled, factor = face_at_size(image, raw, size)
             features = classifier.features(extractor(scaled, raw[None, :] * factor))
             for key in _KEYS:
                 rows[key].append(features[key][0])

@@ -41,6 +41,23 @@ log = logging.getLogger(__name__)
 FIT_SIZES: tuple[int, ...] = (0, 16, 20, 24, 30, 40, 60)
 
 
+
+def face_at_size(image: NDArray[np.uint8], raw: NDArray[np.float64], size: float) -> tuple[NDArray[np.uint8], float]:
+    """``image`` shrunk so that the face of detector box ``raw`` has a longer side of ``size`` pixels, and the factor.
+
+    The box in the shrunk image is ``raw * factor``. ``size`` 0, or a face
+    already that small, leaves the image as it is (factor 1). Bilinear, with
+    Pillow's reducing gap 2, as detections of small faces see them.
+    """
+    longest = max(raw[2] - raw[0], raw[3] - raw[1])
+    factor = 1.0 if size == 0 else min(1.0, size / longest)
+    if factor >= 1.0:
+        return image, factor
+    width = max(8, round(image.shape[1] * factor))
+    height = max(8, round(image.shape[0] * factor))
+    scaled = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
+    return scaled, width / image.shape[1]
+
 def _features(logodds: NDArray[np.float64], side: NDArray[np.float64]) -> NDArray[np.float64]:
     z = np.clip(np.log2(np.maximum(side, 1e-6) / 64.0), -2.5, 0.0)
     return np.column_stack([logodds, z, logodds * z, np.ones_like(z)])
@@ -75,15 +92,8 @@ def collect(root: str | Path, threads: int | None = None) -> dict[str, NDArray]:
         if chosen is None:
             continue
         raw = faces.data["raw_xyxy"][chosen]
-        longest = max(raw[2] - raw[0], raw[3] - raw[1])
         for size in FIT_SIZES:
-            factor = 1.0 if size == 0 else min(1.0, size / longest)
-            scaled = image
-            if factor < 1.0:
-                width = max(8, round(image.shape[1] * factor))
-                height = max(8, round(image.shape[0] * factor))
-                scaled = np.asarray(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0))
-                factor = width / image.shape[1]
+            scaled, factor = face_at_size(image, raw, size)
             chips = extractor(scaled, raw[None, :] * factor)
             gender, _ = classifier.probabilities(chips)
             p = np.clip(gender[0, :, 1], 1e-13, 1 - 1e-13)
