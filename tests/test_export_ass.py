@@ -17,8 +17,9 @@ import pytest
 from inafaceanalyzer.export.ass import ass_time, centiseconds, font_size, write_ass
 from inafaceanalyzer.export.overlay import FaceMark, OverlayFrame, build_overlay
 from inafaceanalyzer.export.render import Sampling, export_annotations
-from inafaceanalyzer.export.timeline import AnalysedFrames, analysed_frames, read_timing
+from inafaceanalyzer.export.timeline import AnalysedFrames, analysed_frames
 from inafaceanalyzer.io import VideoSource
+from inafaceanalyzer.io.packets import read_timing
 
 from .conftest import HAMILTON
 from .export_helpers import ANALYZER, RENDER, make_clip, run, table

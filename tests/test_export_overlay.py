@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from inafaceanalyzer.export.overlay import build_overlay, face_labels, overlay_at, parse_bboxes
-from inafaceanalyzer.export.timeline import AnalysedFrames, analysed_frames, infer_analysed_frames, read_timing
+from inafaceanalyzer.export.timeline import AnalysedFrames, analysed_frames, infer_analysed_frames
 from inafaceanalyzer.io import VideoSource
+from inafaceanalyzer.io.packets import read_timing
 
 from .export_helpers import make_clip, table
 

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from inafaceanalyzer.errors import OptionsError
+from inafaceanalyzer.export.annotated import draw_faces, h264_encoder
 from inafaceanalyzer.export.overlay import FaceMark, parse_bboxes
 from inafaceanalyzer.export.render import Sampling, export_annotations
-from inafaceanalyzer.export.video import draw_faces, h264_encoder
 from inafaceanalyzer.io import VideoSource
 
 from .conftest import HAMILTON

@@ -7,7 +7,8 @@
   video from its results table, for live runs and re-rendering alike;
 - underneath: :mod:`.timeline` (which frames were analysed, exact times),
   :mod:`.overlay` (boxes and labels per analysed frame), :mod:`.ass`,
-  :mod:`.video`.
+  :mod:`.annotated` (the annotated MP4). The source's packet timing is
+  read by :mod:`inafaceanalyzer.io.packets`.
 
 Every file is written under a temporary name and renamed when complete
 (:func:`atomic_path`); the files of one input are renamed together once

@@ -141,7 +141,7 @@ def write_ass(
         overlay: the faces of each analysed frame (:func:`~.overlay.build_overlay`).
         width, height: size of the upright video (the script's resolution).
         offset: seconds added to every time: the first video frame's time on
-            a player's clock (:attr:`~.timeline.VideoTiming.player_offset`).
+            a player's clock (:attr:`~inafaceanalyzer.io.packets.VideoTiming.player_offset`).
         title: the script's title (e.g. the video's name).
 
     Returns:

@@ -19,9 +19,10 @@ import pandas as pd
 
 from ..errors import OptionsError
 from ..io import is_url
+from ..io.packets import VideoTiming, read_timing
 from .overlay import build_overlay
 from .table import read_table
-from .timeline import AnalysedFrames, VideoTiming, analysed_frames, infer_analysed_frames, read_timing
+from .timeline import AnalysedFrames, analysed_frames, infer_analysed_frames
 
 __all__ = ["Rendered", "Sampling", "check_not_source", "export_annotations", "resolve_analysed_frames"]
 
@@ -59,7 +60,7 @@ def resolve_analysed_frames(
 ) -> AnalysedFrames:
     """The analysed frames of ``table``: recorded (``analysed``), rebuilt (``sampling``) or inferred.
 
-    ``timing`` must hold the packets (:func:`~.timeline.read_timing`) unless
+    ``timing`` must hold the packets (:func:`~inafaceanalyzer.io.packets.read_timing`) unless
     ``analysed`` is given; without a source (``timing`` ``None``) the frames
     are inferred from the table alone.
     """
@@ -136,7 +137,7 @@ def export_annotations(
         )
         log.info("wrote %s (%d faces, offset %.3f s)", ass_path, faces, float(timing.player_offset))
     if mp4_path is not None:
-        from .video import write_annotated_mp4
+        from .annotated import write_annotated_mp4
 
         write_annotated_mp4(source, overlay, mp4_path, timing=timing, progress=progress)
         log.info("wrote %s", mp4_path)

@@ -5,197 +5,42 @@ row; yet it ends the display of the faces found before it. Exports therefore
 need the times of *all* analysed frames:
 
 - a live run records them while it analyses (exact);
-- re-rendering rebuilds them from the source's packet timestamps and the
-  sampling the analysis used (``fps``, or keyframes only), with the same
-  nearest-time rule as :class:`~inafaceanalyzer.io.VideoSource` (exact);
+- re-rendering rebuilds them from the source's packet timestamps
+  (:func:`~inafaceanalyzer.io.packets.read_timing`) and the sampling the
+  analysis used (``fps``, or keyframes only), with the same nearest-time
+  rule as :class:`~inafaceanalyzer.io.VideoSource` (exact);
 - failing that, the sampling rate is inferred from the table (see
   :func:`infer_analysed_frames`).
 
 Times are seconds from the first frame of the video stream, as in the
 table's ``time_s`` column. Players time a file from the container's start
 (the earliest stream, often the audio), so subtitles add
-:attr:`VideoTiming.player_offset` to these times.
+:attr:`~inafaceanalyzer.io.packets.VideoTiming.player_offset` to these times.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 
-import av
-import av.error
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import MediaError
-from ..io import VideoSource
-from ..io.remote import DEFAULT_TIMEOUT_S, ffmpeg_options, is_url
+from ..io.packets import VideoTiming
 from ..io.sampling import sample_times
 
 __all__ = [
     "AnalysedFrames",
-    "VideoTiming",
     "analysed_frames",
     "infer_analysed_frames",
-    "open_input",
-    "read_timing",
-    "video_stream",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Two times closer than this (seconds) are the same frame.
 SAME_FRAME_S = 1e-6
-
-
-@dataclass(frozen=True)
-class VideoTiming:
-    """What exports need to know about a source video, read from its packets.
-
-    Attributes:
-        source: the path or URL.
-        width, height: size of the upright frames (rotation applied).
-        time_base: the video stream's time base.
-        origin_pts: presentation timestamp of the first frame.
-        pts: ``(N,)`` int64 timestamps of every frame, in presentation order
-            (empty when the packets were not read).
-        keyframe: ``(N,)`` bool, whether each frame is a keyframe.
-        end: end of the last frame in seconds from the first frame.
-        player_offset: time of the first video frame on a player's clock,
-            whose zero is the start of the container (the earliest stream).
-        frame_rate: the stream's average rate, if known.
-        duration: the stream's duration as the container states it, if known.
-        rotation: clockwise degrees applied to make frames upright.
-        has_audio: whether the container has an audio stream.
-    """
-
-    source: str
-    width: int
-    height: int
-    time_base: Fraction
-    origin_pts: int
-    pts: NDArray[np.int64]
-    keyframe: NDArray[np.bool_]
-    end: Fraction
-    player_offset: Fraction
-    frame_rate: Fraction | None
-    duration: Fraction | None
-    rotation: int
-    has_audio: bool
-
-    def times(self) -> list[Fraction]:
-        """Exact time of every frame, seconds from the first one."""
-        base, origin = self.time_base, self.origin_pts
-        return [(int(p) - origin) * base for p in self.pts]
-
-    @property
-    def frame_count(self) -> int:
-        """Number of frames (0 when the packets were not read)."""
-        return len(self.pts)
-
-
-def read_timing(source: str | os.PathLike[str], *, packets: bool = True) -> VideoTiming:
-    """Read the timing of ``source``: frame size and origin, and (``packets``) every frame's time.
-
-    Only packets are read (no decoding) except the first frame, so this is
-    fast; for a URL it downloads the file when ``packets`` is true.
-
-    Raises:
-        MediaError: the source cannot be read.
-    """
-    with VideoSource(source) as video:
-        info = video.info
-    with open_input(source) as container:
-        stream = video_stream(container)
-        base = Fraction(stream.time_base) if stream.time_base else Fraction(1)
-        origin, rows = _scan(container, stream, packets)
-        start = Fraction(container.start_time, av.time_base) if container.start_time is not None else origin * base
-        pts = np.array([row[0] for row in rows], np.int64)
-        keyframe = np.array([row[1] for row in rows], np.bool_)
-        durations = np.array([row[2] for row in rows], np.int64)
-        keep = pts >= origin  # frames before the first displayed one are not shown
-        pts, keyframe, durations = pts[keep], keyframe[keep], durations[keep]
-        period = 1 / info.frame_rate if info.frame_rate else None
-        if len(pts):
-            last = (int(pts[-1]) - origin) * base
-            step = int(durations[-1]) * base if durations[-1] else period or Fraction(0)
-            end = last + step
-        elif info.duration is not None:
-            stream_start = stream.start_time if stream.start_time is not None else origin
-            end = info.duration - (origin - stream_start) * base
-        else:
-            end = Fraction(0)
-    return VideoTiming(
-        source=str(source),
-        width=info.width,
-        height=info.height,
-        time_base=base,
-        origin_pts=origin,
-        pts=pts,
-        keyframe=keyframe,
-        end=end,
-        player_offset=origin * base - start,
-        frame_rate=info.frame_rate,
-        duration=info.duration,
-        rotation=info.rotation,
-        has_audio=info.has_audio,
-    )
-
-
-def open_input(source: str | os.PathLike[str]) -> av.container.InputContainer:
-    """Open a path or URL for reading with PyAV (network timeouts as :class:`VideoSource`).
-
-    Raises:
-        MediaError: it cannot be opened.
-    """
-    name = os.fspath(source)
-    url = is_url(name)
-    try:
-        if url:
-            return av.open(name, options=ffmpeg_options(DEFAULT_TIMEOUT_S), timeout=(DEFAULT_TIMEOUT_S, DEFAULT_TIMEOUT_S))
-        return av.open(name)
-    except av.error.FFmpegError as error:
-        raise MediaError(source, f"cannot open: {error.strerror or error}") from error
-
-
-def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
-    """The stream :class:`VideoSource` decodes: the first video stream that is not a cover picture."""
-    for stream in container.streams.video:
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            return stream
-    raise MediaError(container.name, "no video stream")
-
-
-def _scan(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, packets: bool
-) -> tuple[int, list[tuple[int, bool, int]]]:
-    """The timestamp of the first decoded frame (the origin of times, as :class:`VideoSource`
-    takes it) and, with ``packets``, ``(pts, keyframe, duration)`` of every frame in
-    presentation order. Only packets up to the first frame are decoded."""
-    origin: int | None = None
-    rows: list[tuple[int, bool, int]] = []
-    for packet in container.demux(stream):
-        if origin is None:
-            for frame in stream.decode(packet):
-                stamp = frame.pts if frame.pts is not None else frame.dts
-                origin = int(stamp) if stamp is not None else 0
-                break
-        if not packets:
-            if origin is not None:
-                break
-            continue
-        if packet.pts is not None and packet.size and not packet.is_discard:
-            rows.append((int(packet.pts), bool(packet.is_keyframe), int(packet.duration or 0)))
-    if origin is None:  # frames held back by the decoder until the end
-        for frame in stream.decode(None):
-            stamp = frame.pts if frame.pts is not None else frame.dts
-            origin = int(stamp) if stamp is not None else 0
-            break
-    rows.sort()
-    return origin or 0, rows
 
 
 @dataclass(frozen=True)

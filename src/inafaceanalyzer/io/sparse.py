@@ -41,7 +41,6 @@ from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
-from typing import TYPE_CHECKING
 
 import av.error
 from av.container import InputContainer
@@ -50,11 +49,9 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from .bitstream import _Bitstream
-from .decoded import _Decoded, _ffmpeg_message, _frame_end, _frame_rate
+from .container import ffmpeg_message, frame_rate
+from .decoded import _DecodeContext, _Decoded, _frame_end
 from .sampling import NearestTimeSampler
-
-if TYPE_CHECKING:
-    from .video import VideoSource
 
 __all__ = ["SPARSE_LOOKAHEAD_BYTES"]
 
@@ -85,9 +82,10 @@ class _Gop:
 class _SparseDecoder:
     """Sparse decoding of one stream (see the module docstring): plan from packets, decode, check.
 
-    ``owner`` is the :class:`~inafaceanalyzer.io.video.VideoSource` decoded
-    for: its ``fps`` is the sampling, its ``decoded_frames`` counts the frames
-    decoded, and it reports a truncated video as its full decode does.
+    ``context`` is the opening of the video decoded for
+    (:mod:`inafaceanalyzer.io.decoded`): its ``fps`` is the sampling, its
+    ``decoded_frames`` counts the frames decoded, and it reports a truncated
+    video as the full decode does.
 
     Raises:
         _Unplannable: the packets do not allow the plan, the decoder's
@@ -96,14 +94,14 @@ class _SparseDecoder:
         MediaError: (``strict``) a demuxer error, or fewer packets than announced.
     """
 
-    def __init__(self, owner: VideoSource, container: InputContainer, stream: VideoStream) -> None:
-        if owner.fps is None:  # pragma: no cover - guarded by VideoSource._sparse
+    def __init__(self, context: _DecodeContext, container: InputContainer, stream: VideoStream) -> None:
+        if context.fps is None:  # pragma: no cover - guarded by VideoSource._sparse
             raise ValueError("sparse decoding needs a sampling rate")
-        self.owner, self.container, self.stream = owner, container, stream
+        self.context, self.container, self.stream = context, container, stream
         self.time_base = stream.time_base or Fraction(1, 1)
-        rate = _frame_rate(stream)
+        rate = frame_rate(stream)
         self.period = 1 / rate if rate else None
-        self.sampler = NearestTimeSampler(owner.fps)
+        self.sampler = NearestTimeSampler(context.fps)
         self.bitstream = _Bitstream.of(stream)
         self.origin: Fraction | None = None  # absolute time of the first frame
         self.frames_planned = 0  # frames (sized packets) of the complete GOPs
@@ -131,7 +129,7 @@ class _SparseDecoder:
             except StopIteration:
                 break
             except av.error.FFmpegError as exc:
-                demux_error = _ffmpeg_message(exc)
+                demux_error = ffmpeg_message(exc)
                 break  # a demuxer error is not recoverable
             if not packet.size:
                 continue
@@ -207,21 +205,21 @@ class _SparseDecoder:
             yield from self._decode_gop(gop, None)
         if demux_error is not None:
             self._fail(demux_error)
-        shortfall = self.owner._shortfall(self.stream, self.packets_read, "frames")
+        shortfall = self.context.shortfall(self.stream, self.packets_read, "frames")
         if shortfall is not None:
             self._fail(shortfall)
 
     def _fail(self, reason: str) -> None:
         """As in :meth:`VideoSource._decode` at the end: raise (strict) or record a gap to the end."""
-        if not self.owner.strict:
+        if not self.context.strict:
             missing = (self.stream.frames - self.packets_read) if self.stream.frames else None
-            self.owner._tail_gap(self.last_end, reason, missing, self.container, self.stream)
+            self.context.tail_gap(self.last_end, reason, missing, self.container, self.stream)
             return
         if self.last_end is not None:
             where = f"at frame {self.frames_planned} (t={float(self.last_end):.3f}s)"
         else:
             where = "at frame 0"
-        self.owner._report_truncation(where, reason)
+        self.context.report_truncation(where, reason)
 
     # -- decoding -------------------------------------------------------------
 
@@ -274,7 +272,7 @@ class _SparseDecoder:
         try:
             return self.stream.decode(packet)
         except av.error.FFmpegError as exc:
-            raise _Unplannable(f"decoder error: {_ffmpeg_message(exc)}") from exc
+            raise _Unplannable(f"decoder error: {ffmpeg_message(exc)}") from exc
 
     def _end_run(self) -> Iterator[_Decoded]:
         """Drain the decoder, check that it gave every frame planned, reset it."""
@@ -289,7 +287,7 @@ class _SparseDecoder:
     def _accept(self, frames: list[VideoFrame]) -> Iterator[_Decoded]:
         """Check decoded frames against the plan; yield the wanted ones."""
         for raw in frames:
-            self.owner.decoded_frames += 1
+            self.context.decoded_frames += 1
             pts = raw.pts
             if pts is not None and pts in self.untrusted:
                 continue

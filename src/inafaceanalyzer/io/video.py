@@ -41,6 +41,8 @@ Rotation
     attaches it to decoded frames) or, failing that, a legacy ``rotate``
     metadata tag, is applied, so frames are upright; :attr:`VideoInfo.rotation`
     is the clockwise angle applied. Mirroring in a display matrix is ignored.
+    Opening, the stream chosen, this rule and the time-zero rule are those of
+    :mod:`inafaceanalyzer.io.container`, which every PyAV read shares.
 
 Truncated files
     An MP4 cut before its index (``moov`` atom at the end) cannot be opened.
@@ -64,7 +66,6 @@ Truncated files
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Generator, Iterable, Iterator
 from fractions import Fraction
@@ -72,29 +73,34 @@ from itertools import chain
 from types import TracebackType
 from typing import Self
 
-import av
 import av.error
-import numpy as np
 from av.container import InputContainer
-from av.stream import Disposition
-from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
-from numpy.typing import NDArray
 
 from ..errors import MediaError
 from .bitstream import _H264 as _H264  # re-exported: the tests import the codec rules from here
 from .bitstream import _Hevc as _Hevc
 from .bitstream import _NalBitstream as _NalBitstream
-from .decoded import _Decoded, _ffmpeg_message, _frame_end, _frame_rate
+from .container import (
+    absolute_time,
+    clockwise_rotation,
+    ffmpeg_message,
+    frame_rate,
+    open_input,
+    rotate_clockwise,
+    stream_duration,
+    video_stream,
+)
+from .decoded import TRUNCATION_TOLERANCE_FRAMES, _DecodeContext, _Decoded, _frame_end, _index_from_time
 from .frame import DecodingGap, Frame, VideoInfo
-from .remote import DEFAULT_TIMEOUT_S, DEFAULT_URL_TIMEOUT_S, check_local_file, ffmpeg_options, is_url
+from .remote import DEFAULT_TIMEOUT_S, DEFAULT_URL_TIMEOUT_S, is_url
 from .sampling import NearestTimeSampler, _as_rate
 from .sparse import SPARSE_LOOKAHEAD_BYTES, _SparseDecoder, _Unplannable  # the limit is read in io.sparse
 
 __all__ = [
     "VideoSource",
     "NearestTimeSampler",
-    "rotate_clockwise",
+    "rotate_clockwise",  # from io.container, where every PyAV read finds it
     "TRUNCATION_TOLERANCE_FRAMES",
     "SPARSE_LOOKAHEAD_BYTES",
 ]
@@ -107,27 +113,7 @@ logger = logging.getLogger(__name__)
 #: threads (8K: one) instead of the one-per-core default.
 DECODER_MEMORY_BYTES: int = 256 << 20
 
-#: Frames that may be missing, compared with the count the container
-#: announces, before a video is reported as truncated.
-TRUNCATION_TOLERANCE_FRAMES: int = 2
-
 _HALF = Fraction(1, 2)
-
-
-def rotate_clockwise(image: NDArray[np.uint8], degrees: int) -> NDArray[np.uint8]:
-    """Rotate an ``(H, W, C)`` image clockwise by a multiple of 90 degrees.
-
-    Returns:
-        A C-contiguous array (a copy unless ``degrees`` is 0 and ``image`` is
-        already contiguous).
-
-    Raises:
-        ValueError: ``degrees`` is not a multiple of 90.
-    """
-    if degrees % 90:
-        raise ValueError(f"rotation must be a multiple of 90 degrees, not {degrees}")
-    quarter_turns = (degrees // 90) % 4
-    return np.ascontiguousarray(np.rot90(image, k=-quarter_turns) if quarter_turns else image)
 
 
 class VideoSource:
@@ -160,11 +146,6 @@ class VideoSource:
             packet is then checked for decoder errors).
 
     Attributes:
-        decoded_frames: frames decoded since the source was last opened
-            (by the constructor or by iterating), kept or not.
-        gaps: (``strict=False``) the :class:`~inafaceanalyzer.io.frame.DecodingGap`
-            stretches that could not be decoded, in order, since the source
-            was last opened; complete once iteration has ended.
         reduced_size: ``(width, height)`` of the upright :attr:`Frame.reduced`
             copy of each frame, or ``None`` (the default) for none; set it
             before iterating.
@@ -194,13 +175,25 @@ class VideoSource:
         self.timeout = float(timeout)
         self.deadline = float(deadline)
         self.decode_all = bool(decode_all)
-        self.decoded_frames = 0
-        self.gaps: list[DecodingGap] = []
+        self._context = _DecodeContext(source, self.strict, self.fps)
         self.reduced_size: tuple[int, int] | None = None
         self._container: InputContainer | None = None
         self._decoded: Generator[_Decoded, None, None] | None = None
         self._first: _Decoded | None = None
         self.info: VideoInfo = self._open()
+
+    @property
+    def decoded_frames(self) -> int:
+        """Frames decoded since the source was last opened (by the constructor or by iterating), kept or not."""
+        return self._context.decoded_frames
+
+    @property
+    def gaps(self) -> list[DecodingGap]:
+        """(``strict=False``) the :class:`~inafaceanalyzer.io.frame.DecodingGap` stretches that could not be decoded.
+
+        In order, since the source was last opened; complete once iteration has ended.
+        """
+        return self._context.gaps
 
     # -- public verbs -------------------------------------------------------
 
@@ -252,8 +245,7 @@ class VideoSource:
     def _open(self) -> VideoInfo:
         """Open the container, decode the first frame, return what is known."""
         self.close()
-        self.decoded_frames = 0
-        self.gaps = []
+        self._context = _DecodeContext(self.source, self.strict, self.fps)
         container = self._container = self._open_container()
         try:
             stream = self._video_stream(container)
@@ -263,13 +255,13 @@ class VideoSource:
                 raise MediaError(self.source, "no decodable video frame")
             if self._container is not container:  # sparse decoding fell back to full decoding: reopened
                 container = self._container
-                stream = _pick_video_stream(container, self.source)
+                stream = video_stream(container, self.source)
         except BaseException:
             self.close()  # the container, or the one a fallback to full decoding opened
             raise
         self._decoded, self._first = decoded, first
 
-        rotation = _clockwise_rotation(first.raw, stream)
+        rotation = clockwise_rotation(first.raw, stream)
         width, height = first.raw.width, first.raw.height
         if rotation in (90, 270):
             width, height = height, width
@@ -277,8 +269,8 @@ class VideoSource:
             source=str(self.source),
             width=width,
             height=height,
-            frame_rate=_frame_rate(stream),
-            duration=_duration(container, stream),
+            frame_rate=frame_rate(stream),
+            duration=stream_duration(container, stream),
             frame_count=stream.frames or None,
             rotation=rotation,
             codec=stream.codec_context.name,
@@ -287,7 +279,7 @@ class VideoSource:
 
     def _video_stream(self, container: InputContainer) -> VideoStream:
         """The stream to decode, with the decoder set up."""
-        stream = _pick_video_stream(container, self.source)
+        stream = video_stream(container, self.source)
         stream.thread_type = "AUTO"
         threads = _decoder_threads(stream.codec_context.width, stream.codec_context.height)
         if threads is not None:
@@ -297,19 +289,8 @@ class VideoSource:
         return stream
 
     def _open_container(self) -> InputContainer:
-        """``av.open`` with network options for URLs, errors turned into :class:`MediaError`."""
-        url = is_url(self.source)
-        if url:
-            name = str(self.source)
-            options = ffmpeg_options(min(self.timeout, self.deadline))
-            timeout: tuple[float, float] | None = (self.deadline, self.deadline)
-        else:
-            name = os.fspath(check_local_file(self.source))
-            options, timeout = {}, None
-        try:
-            return av.open(name, mode="r", options=options, timeout=timeout)
-        except av.error.FFmpegError as exc:
-            raise MediaError(self.source, _open_error_reason(exc, name, url, self.timeout, self.deadline)) from exc
+        """The container, opened by :func:`~inafaceanalyzer.io.container.open_input`."""
+        return open_input(self.source, timeout=self.timeout, deadline=self.deadline)
 
     # -- decoding -----------------------------------------------------------
 
@@ -320,8 +301,9 @@ class VideoSource:
         end, when fewer frames came than announced; otherwise decodes on past
         them and records each stretch lost in :attr:`gaps`.
         """
+        context = self._context
         time_base = stream.time_base or Fraction(1, 1)
-        rate = _frame_rate(stream)
+        rate = frame_rate(stream)
         period = 1 / rate if rate else None
         origin: Fraction | None = None
         previous_end: Fraction | None = None
@@ -342,7 +324,7 @@ class VideoSource:
                 estimate = previous_end if previous_end is not None else previous_time
                 position = _index_from_time(estimate, rate, decoded) if self.keyframes_only else decoded
                 where = f"at frame {position} (t={float(estimate):.3f}s)"
-            self._report_truncation(where, reason)
+            context.report_truncation(where, reason)
 
         demuxed = container.demux(stream)
         while True:
@@ -362,24 +344,24 @@ class VideoSource:
             try:
                 frames = stream.decode(packet)
             except av.error.FFmpegError as exc:
-                fail(_ffmpeg_message(exc))
+                fail(ffmpeg_message(exc))
                 continue
             frames.reverse()
             while frames:
                 raw = frames.pop()  # not held by the list once delivered
-                absolute = _absolute_time(raw, time_base, previous_end)
+                absolute = absolute_time(raw, time_base, previous_end)
                 if origin is None:
                     origin = absolute
                 time = absolute - origin
                 if trouble is not None:  # decoding resumed after damaged data
-                    lost += self._gap(previous_end, time, rate, decoded + lost, trouble)
+                    lost += context.gap(previous_end, time, rate, decoded + lost, trouble)
                     trouble = None
                 if previous_time is not None and time <= previous_time and not warned_order:
                     logger.warning("%s: non-increasing frame times (%s s after %s s)", self.source, time, previous_time)
                     warned_order = True
                 end = _frame_end(time, raw.duration, time_base, period)
                 index = _index_from_time(time, rate, decoded) if self.keyframes_only else decoded + lost
-                self.decoded_frames += 1
+                context.decoded_frames += 1
                 yield _Decoded(raw, index, time, end)
                 del raw  # nor here, while the next packet is decoded
                 decoded += 1
@@ -389,68 +371,19 @@ class VideoSource:
             seen, what = packets, "packets"
         else:
             seen, what = decoded + lost, "frames"
-        shortfall = self._shortfall(stream, seen, what)
+        shortfall = context.shortfall(stream, seen, what)
         if shortfall is not None or trouble is not None:
             if self.strict:
                 fail(shortfall or "")
             else:
                 missing = (stream.frames - seen) if stream.frames and not self.keyframes_only else None
-                self._tail_gap(previous_end, shortfall or trouble or "", missing, container, stream)
+                context.tail_gap(previous_end, shortfall or trouble or "", missing, container, stream)
 
     def _read_error(self, exc: av.error.FFmpegError) -> str:
         """Words for a failed read of the container (a URL's deadline says so)."""
         if isinstance(exc, av.error.ExitError) and is_url(self.source):
             return f"no data for {self.deadline:g} s (url_timeout): the server stalled or is too slow"
-        return _ffmpeg_message(exc)
-
-    def _gap(
-        self, start: Fraction | None, end: Fraction, rate: Fraction | None, position: int, reason: str
-    ) -> int:
-        """Record the stretch lost before a frame decoded after damaged data; returns the frames lost."""
-        if start is None:  # nothing decoded yet: times count from this frame (the time-zero rule)
-            gap = DecodingGap(Fraction(0), Fraction(0), None, f"{reason} (before the first frame decoded, "
-                              "from which times count)")
-            self._add_gap(gap)
-            return 0
-        frames = max(0, _index_from_time(end, rate, position) - position) if rate else None
-        if end <= start and not frames:
-            logger.warning("%s: damaged video data at %.3f s, no frame lost: %s", self.source, float(start), reason)
-            return 0
-        self._add_gap(DecodingGap(start, end, frames, reason))
-        return frames or 0
-
-    def _tail_gap(
-        self,
-        start: Fraction | None,
-        reason: str,
-        frames: int | None,
-        container: InputContainer,
-        stream: VideoStream,
-    ) -> None:
-        """Record that the video could not be decoded from ``start`` to its end (a truncated tail)."""
-        start = start if start is not None else Fraction(0)
-        duration = _duration(container, stream)
-        end = duration if duration is not None and duration > start else None
-        self._add_gap(DecodingGap(start, end, frames if frames and frames > 0 else None, reason))
-
-    def _add_gap(self, gap: DecodingGap) -> None:
-        self.gaps.append(gap)
-        logger.warning("%s: truncated or corrupt video, decoded past: %s", self.source, gap.describe())
-
-    def _report_truncation(self, where: str, reason: str) -> None:
-        """Raise :class:`MediaError` (``strict``), or log a warning, for a truncated or corrupt video."""
-        message = f"truncated or corrupt video {where}: {reason}"
-        if self.strict:
-            raise MediaError(self.source, message)
-        logger.warning("%s: %s (ignored: strict=False)", self.source, message)
-
-    @staticmethod
-    def _shortfall(stream: VideoStream, seen: int, what: str) -> str | None:
-        """Why the video looks truncated when fewer ``what`` than announced were read, else ``None``."""
-        announced = stream.frames or 0
-        if announced and seen < announced - TRUNCATION_TOLERANCE_FRAMES:
-            return f"only {seen} of the {announced} announced {what} could be read"
-        return None
+        return ffmpeg_message(exc)
 
     def _decode_sparse(self, container: InputContainer, stream: VideoStream) -> Generator[_Decoded, None, None]:
         """Decode only what the sampling needs; yield the first frame and the kept ones.
@@ -461,7 +394,7 @@ class VideoSource:
         """
         last: Fraction | None = None
         try:
-            for item in _SparseDecoder(self, container, stream).frames():
+            for item in _SparseDecoder(self._context, container, stream).frames():
                 if item.kept:
                     last = item.time
                 yield item
@@ -530,17 +463,6 @@ class VideoSource:
 # -- helpers -------------------------------------------------------------------
 
 
-def _pick_video_stream(container: InputContainer, source: object) -> VideoStream:
-    """The first video stream that is not a cover picture."""
-    videos = list(container.streams.video)
-    for stream in videos:
-        if not stream.disposition & Disposition.attached_pic:
-            return stream
-    if videos:
-        raise MediaError(source, "no video stream (only a still cover picture)")
-    raise MediaError(source, "no video stream")
-
-
 def _decoder_threads(width: int, height: int) -> int | None:
     """Decoder threads for frames of this size within :data:`DECODER_MEMORY_BYTES`; ``None``: FFmpeg's default."""
     per_thread = max(1, width * height * 3)  # about two 4:2:0 8-bit frames
@@ -548,48 +470,6 @@ def _decoder_threads(width: int, height: int) -> int | None:
     if threads >= (os.cpu_count() or 1):
         return None
     return max(1, threads)
-
-
-def _duration(container: InputContainer, stream: VideoStream) -> Fraction | None:
-    if stream.duration and stream.time_base:
-        return stream.duration * Fraction(stream.time_base)
-    if container.duration:
-        return Fraction(container.duration, av.time_base)
-    return None
-
-
-def _absolute_time(raw: VideoFrame, time_base: Fraction, previous_end: Fraction | None) -> Fraction:
-    """Presentation time of a frame in seconds, not yet relative to the first frame."""
-    stamp = raw.pts if raw.pts is not None else raw.dts
-    if stamp is not None:
-        return stamp * time_base
-    return previous_end if previous_end is not None else Fraction(0)
-
-
-def _index_from_time(time: Fraction, rate: Fraction | None, ordinal: int) -> int:
-    """``round(time * rate)``, half up; the ordinal when the rate is unknown."""
-    if rate is None:
-        return ordinal
-    return math.floor(time * rate + _HALF)
-
-
-def _clockwise_rotation(raw: VideoFrame, stream: VideoStream) -> int:
-    """Clockwise degrees (0, 90, 180, 270) that make the frames upright.
-
-    ``VideoFrame.rotation`` is the counter-clockwise angle of FFmpeg's display
-    matrix; the legacy ``rotate`` tag is already clockwise.
-    """
-    degrees = -raw.rotation if raw.rotation else 0
-    if not degrees:
-        tag = next((v for k, v in stream.metadata.items() if k.lower() == "rotate"), "0")
-        try:
-            degrees = round(float(tag))
-        except ValueError:
-            logger.warning("ignoring unreadable rotate tag %r", tag)
-    snapped = (round(degrees / 90) * 90) % 360
-    if (degrees - snapped) % 360:
-        logger.warning("rotation of %s degrees rounded to %d", degrees, snapped)
-    return snapped
 
 
 def _to_frame(item: _Decoded, rotation: int, reduced_size: tuple[int, int] | None = None) -> Frame:
@@ -600,39 +480,3 @@ def _to_frame(item: _Decoded, rotation: int, reduced_size: tuple[int, int] | Non
         small = item.raw.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
         reduced = rotate_clockwise(small.to_ndarray(), rotation)
     return Frame(index=item.index, time=item.time, image=rotate_clockwise(image, rotation), reduced=reduced)
-
-
-def _open_error_reason(exc: av.error.FFmpegError, name: str, url: bool, timeout: float, deadline: float) -> str:
-    """Words for a failure of ``av.open``."""
-    message = _ffmpeg_message(exc)
-    if isinstance(exc, (av.error.HTTPError, av.error.HTTPClientError)):
-        return "HTTP " + message.removeprefix("Server returned ").strip()
-    if isinstance(exc, av.error.FileNotFoundError):
-        return "file not found"
-    if isinstance(exc, av.error.PermissionError):
-        return "permission denied"
-    if isinstance(exc, (av.error.ConnectionRefusedError, av.error.ConnectionResetError)):
-        return f"cannot connect: {message}"
-    if isinstance(exc, av.error.ExitError) and url:
-        return f"not opened after {deadline:g} s (url_timeout): the server stalled or is too slow"
-    if isinstance(exc, av.error.TimeoutError) and url:
-        return f"timed out after {min(timeout, deadline):g} s"
-    if isinstance(exc, av.error.InvalidDataError):
-        if not url and _looks_like_mp4(name):
-            return "truncated or corrupt video: MP4/MOV file whose index (moov atom) cannot be read, probably cut short"
-        if url:
-            return f"no readable video in what the server sent (a truncated download, or not a media file): {message}"
-        return f"not a media file FFmpeg can read: {message}"
-    if url:
-        return f"cannot read over the network: {message}"
-    return f"cannot open: {message}"
-
-
-def _looks_like_mp4(path: str) -> bool:
-    """Whether a file starts with an ISO base media ``ftyp`` box."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(12)
-    except OSError:
-        return False
-    return head[4:8] == b"ftyp"

@@ -55,14 +55,21 @@ import av
 import av.error
 import numpy as np
 from av.container import InputContainer
-from av.stream import Disposition
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 from numpy.typing import NDArray
 
 from ..errors import MediaError, OptionsError
+from ..io.container import (
+    clockwise_rotation,
+    ffmpeg_message,
+    frame_rate,
+    frame_stamp,
+    open_container,
+    rotate_clockwise,
+    video_stream,
+)
 from ..io.remote import check_local_file
-from ..io.video import rotate_clockwise
 from .options import LiveOptions
 from .slot import LatestSlot
 
@@ -371,9 +378,7 @@ class LiveSource:
     def _open(self) -> InputContainer:
         spec = self.spec
         timeout = self.options.stall_timeout
-        container = av.open(spec.url, mode="r", format=spec.format, options=dict(spec.options),
-                            timeout=(timeout, timeout))
-        return container  # type: ignore[return-value]
+        return open_container(spec.url, format=spec.format, options=spec.options, timeout=(timeout, timeout))
 
     def _read(self, container: InputContainer) -> None:
         """Decode one connection's frames into the slot until it ends, is lost or stopped."""
@@ -382,7 +387,7 @@ class LiveSource:
         paced = self.spec.kind == "file" or segmented
         clock = PlayoutClock(paced, max_early=max(10.0, self.options.stall_timeout))
         duration = float(container.duration / av.time_base) if container.duration else None
-        rate = stream.average_rate or stream.guessed_rate
+        rate = frame_rate(stream)
         self._video = {
             "codec": stream.codec_context.name,
             "width": stream.codec_context.width,
@@ -399,6 +404,7 @@ class LiveSource:
         origin: float | None = None
         opened = last_frame = time.monotonic()
         skipping = False
+        rotations: dict[float, int] = {}  # display matrix angle -> clockwise degrees
         stall = self.options.stall_timeout
         for packet in container.demux():  # every stream, so that frozen video beside live audio is seen
             if self._stop.is_set():
@@ -421,7 +427,7 @@ class LiveSource:
             for raw in frames:
                 now = time.monotonic()
                 last_frame = now
-                stamp = raw.pts if raw.pts is not None else raw.dts
+                stamp = frame_stamp(raw)
                 absolute = stamp * time_base if stamp is not None and time_base else now - opened
                 if origin is None:
                     origin = absolute
@@ -439,11 +445,13 @@ class LiveSource:
                     break
                 if due > now and self._stop.wait(due - now):
                     return
-                self._publish(raw, t, min(due, time.monotonic()))
+                if raw.rotation not in rotations:  # the io rule, worked out (and any warning given) once
+                    rotations[raw.rotation] = clockwise_rotation(raw, stream)
+                self._publish(raw, rotations[raw.rotation], t, min(due, time.monotonic()))
 
-    def _publish(self, raw: VideoFrame, t: float, due: float) -> None:
+    def _publish(self, raw: VideoFrame, rotation: int, t: float, due: float) -> None:
         wall = time.time() - (time.monotonic() - due)
-        frame = LiveFrame(raw, _rotation(raw), self._frames, self._connections, t, wall, due)
+        frame = LiveFrame(raw, rotation, self._frames, self._connections, t, wall, due)
         with self._lock:
             self._frames += 1
             self._arrivals.append(time.monotonic())
@@ -466,16 +474,11 @@ class LiveSource:
 
 
 def _video_stream(container: InputContainer) -> VideoStream:
-    for stream in container.streams.video:
-        if not stream.disposition & Disposition.attached_pic:
-            return stream
-    raise _Lost("no video stream")
-
-
-def _rotation(raw: VideoFrame) -> int:
-    """Clockwise degrees, a multiple of 90, from the frame's display matrix."""
-    degrees = -raw.rotation if raw.rotation else 0
-    return (round(degrees / 90) * 90) % 360
+    """The stream every reader takes (:func:`~inafaceanalyzer.io.container.video_stream`); none: reconnect."""
+    try:
+        return video_stream(container)
+    except MediaError as error:
+        raise _Lost(error.reason) from error
 
 
 def _reason(error: BaseException) -> str:
@@ -483,9 +486,9 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, av.error.ExitError):
         return "timed out"
     if isinstance(error, (av.error.HTTPError, av.error.HTTPClientError)):
-        return "HTTP " + str(error.strerror or error).removeprefix("Server returned ").strip()
+        return "HTTP " + ffmpeg_message(error).removeprefix("Server returned ").strip()
     if isinstance(error, av.error.FFmpegError):
-        return str(error.strerror or error).strip() or type(error).__name__
+        return ffmpeg_message(error).strip() or type(error).__name__
     return str(error) or type(error).__name__
 
 

@@ -1,6 +1,6 @@
 """The annotated frames of the live view: downscaled, faces drawn, JPEG-encoded.
 
-Boxes and labels are drawn by the exports' own :func:`~inafaceanalyzer.export.video.draw_faces`
+Boxes and labels are drawn by the exports' own :func:`~inafaceanalyzer.export.annotated.draw_faces`
 (same colours and ``F 93% 34 y`` labels as the annotated MP4 and the
 subtitles). Frames are downscaled before drawing, so drawing and encoding
 cost what the view needs, not what the source has.
@@ -17,8 +17,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from ..detections import Detections
+from ..export.annotated import draw_faces
 from ..export.overlay import FaceMark
-from ..export.video import draw_faces
 
 __all__ = ["View", "face_marks", "render_view"]
 

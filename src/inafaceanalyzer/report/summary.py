@@ -30,7 +30,8 @@ import pandas as pd
 from ..export.overlay import gender_column, parse_bboxes
 from ..export.render import Sampling, resolve_analysed_frames
 from ..export.table import find_tracks_file, read_table, table_stem
-from ..export.timeline import AnalysedFrames, VideoTiming, read_timing
+from ..export.timeline import AnalysedFrames
+from ..io.packets import VideoTiming, read_timing
 from ..stats import face_statistics
 
 __all__ = [

@@ -20,8 +20,9 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from ..errors import MediaError
-from ..export.timeline import SAME_FRAME_S, open_input, read_timing, video_stream
-from ..io.video import rotate_clockwise
+from ..export.timeline import SAME_FRAME_S
+from ..io.container import frame_stamp, open_input, rotate_clockwise, video_stream
+from ..io.packets import read_timing
 
 __all__ = ["crop_thumbnail", "grab_frames"]
 
@@ -38,7 +39,7 @@ class _Decoder:
         timing = read_timing(source, packets=False)
         self.origin, self.base, self.rotation = timing.origin_pts, timing.time_base, timing.rotation
         self.container = open_input(source)
-        self.stream = video_stream(self.container)
+        self.stream = video_stream(self.container, source)
         self.stream.thread_type = "AUTO"
         self._frames: Iterator[av.VideoFrame] = self._decode()
 
@@ -46,7 +47,7 @@ class _Decoder:
         return self.container.decode(self.stream)
 
     def time_of(self, frame: av.VideoFrame) -> float:
-        stamp = frame.pts if frame.pts is not None else frame.dts
+        stamp = frame_stamp(frame)
         return float(((stamp or 0) - self.origin) * self.base)
 
     def seek(self, seconds: float) -> None:

@@ -30,11 +30,12 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from ..io import Frame, VideoSource
+from ..io.container import open_input
+from ..io.packets import VideoTiming, read_timing
 from ..pipeline.prefetch import prefetch
 from .ass import font_size, line_width
 from .atomic import atomic_path
 from .overlay import GENDER_COLOURS, FaceMark, OverlayFrame, overlay_at
-from .timeline import VideoTiming, open_input, read_timing
 
 __all__ = ["Mp4Export", "draw_faces", "h264_encoder", "write_annotated_mp4"]
 
@@ -235,7 +236,7 @@ def write_annotated_mp4(
         source: the video the overlay was computed on (path or URL).
         overlay: the faces of each analysed frame (:func:`~.overlay.build_overlay`).
         path: the ``.mp4`` file to write.
-        timing: the source's timing, if already read (:func:`~.timeline.read_timing`).
+        timing: the source's timing, if already read (:func:`~inafaceanalyzer.io.packets.read_timing`).
         crf: x264 constant rate factor (lower is better and larger; 18-23 is usual).
         preset: x264 speed preset (``ultrafast`` ... ``veryslow``).
         progress: show a progress bar.
