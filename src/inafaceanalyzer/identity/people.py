@@ -40,7 +40,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -48,9 +48,6 @@ from numpy.typing import NDArray
 
 from ..detections import Detections
 from .embedders import FaceEmbedder, normalise
-
-if TYPE_CHECKING:
-    from ..tracking.smoothing import TrackStats
 
 #: ``averages(weight, weighted_p_male, weighted_age) -> {column: value}``: the smoothed columns of
 #: faces (:func:`inafaceanalyzer.tracking.smoothing.averages_of`)
@@ -68,6 +65,21 @@ __all__ = [
     "write_embeddings",
     "write_people",
 ]
+
+
+class TrackWeights(Protocol):
+    """What linking needs of a complete track: its id and quality-weighted predictions.
+
+    :class:`~inafaceanalyzer.tracking.smoothing.TrackStats` is one; identity
+    sits below tracking (docs/architecture.md), so it names the fields it
+    reads rather than importing the class.
+    """
+
+    face_id: int
+    weight: float
+    weighted_p_male: float
+    weighted_age: float
+
 
 #: cosine distance under which a track joins a person (HSE embeddings), chosen on the pairs of
 #: track means of benchmarks/identity_pairs.py (README.md, "People"): there every same-person
@@ -208,7 +220,7 @@ class PersonLinker:
             return None, track
         return normalise(track.total / track.weight), track
 
-    def link(self, stats: TrackStats, summary: dict[str, Any]) -> dict[str, Any]:
+    def link(self, stats: TrackWeights, summary: dict[str, Any]) -> dict[str, Any]:
         """Link a complete track (its statistics and table row) to a person.
 
         Returns the values its rows take: ``person_id`` and the ``*_avg``

@@ -37,6 +37,8 @@ from typing import Literal, Self
 import av
 from av.video.frame import PictureType, VideoFrame
 
+from ..io.container import frame_rate, open_input, video_stream
+
 __all__ = ["StreamServer", "main"]
 
 log = logging.getLogger(__name__)
@@ -249,9 +251,8 @@ class _StreamHandler(http.server.BaseHTTPRequestHandler):
 def _stream_rate(clip: str | Path, rate: float | Fraction | None, codec: str) -> Fraction:
     """The stream's frame rate: ``rate``, else the clip's; MPEG-2 allows a few rates only."""
     if rate is None:
-        with av.open(str(clip)) as container:
-            video = container.streams.video[0]
-            rate = video.average_rate or video.guessed_rate or 25
+        with open_input(clip) as container:
+            rate = frame_rate(video_stream(container, clip)) or 25
     wanted = Fraction(str(rate)) if isinstance(rate, float) else Fraction(rate)
     if codec == "mpeg2video":
         return min(_MPEG2_RATES, key=lambda allowed: abs(allowed - wanted))
@@ -262,8 +263,8 @@ def _load_frames(clips: list[Path], seconds: float | None, size: tuple[int, int]
     """Decode the clips once into YUV frames of one size."""
     frames: list[VideoFrame] = []
     for clip in clips:
-        with av.open(str(clip)) as container:
-            for index, frame in enumerate(container.decode(video=0)):
+        with open_input(clip) as container:
+            for index, frame in enumerate(container.decode(video_stream(container, clip))):
                 if seconds is not None and index >= seconds * rate:
                     break
                 if size is None:
