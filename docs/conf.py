@@ -13,6 +13,8 @@ the site cannot drift from the code and the README:
   headings (``_ext/readme_sections.py``), that the pages include;
 - ``docs/_generated/columns.md``: the columns of every table, in order, from
   the package's own constants;
+- ``docs/_generated/architecture_graph.md``: the folder dependency graph (an
+  inline SVG and a table), read from the code (``_ext/import_graph.py``);
 - ``docs/tutorials/``: the notebooks of ``tutorials/``, executed at each
   build (an error in a cell fails the build), so that the site shows their
   tables and figures.
@@ -74,7 +76,8 @@ def _execute_tutorials() -> None:
 
 
 def _write_generated() -> None:
-    """The README's sections and the table of columns, into ``docs/_generated/``."""
+    """The README's sections, the table of columns and the import graph, into ``docs/_generated/``."""
+    from import_graph import write_architecture
     from readme_sections import Section, write_sections
     from table_columns import write_columns
 
@@ -101,6 +104,7 @@ def _write_generated() -> None:
         },
     )
     write_columns(generated / "columns.md")
+    write_architecture(generated / "architecture_graph.md")
 
 
 _execute_tutorials()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import html
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,7 +220,20 @@ def folder_summary(folder: str, source: Path = SOURCE) -> str:
     if not path.is_file():
         return ""
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    line = doc.strip().splitlines()[0] if doc.strip() else ""
+    return _markdown(line)
+
+
+def _markdown(text: str) -> str:
+    """reStructuredText roles and literals of a docstring line as Markdown code."""
+    text = re.sub(
+        r":[\w:]+:`~?([^`]+)`",
+        lambda m: (
+            "`" + m.group(1).rsplit(".", 1)[-1] + "`" if m.group(0).split("`")[1].startswith("~") else f"`{m.group(1)}`"
+        ),
+        text,
+    )
+    return text.replace("``", "`")
 
 
 # -- drawing -----------------------------------------------------------------------------
@@ -259,19 +273,22 @@ def svg(
     bad = layering_violations(edges, layers)
     drawn = _reduction(edges - bad) | bad
     present = set(present) if present is not None else {f for _, folders in layers for f in folders}
-    box_w, box_h, gap_x, gap_y, label_w, margin = 118, 26, 14, 30, 190, 10
+    box_w, box_h, gap_x, gap_y, label_w, margin = 118, 26, 14, 30, 170, 10
     widest = max(len(folders) for _, folders in layers)
-    width = label_w + widest * (box_w + gap_x) + margin
+    room = 24 + 14 * len(layers)  # for the curves around the layers in between
+    width = label_w + 2 * room + widest * (box_w + gap_x) + margin
     height = len(layers) * (box_h + gap_y) + margin
     centre: dict[str, tuple[float, float]] = {}
+    row_of: dict[str, int] = {}
     parts: list[str] = []
     for row, (name, folders) in enumerate(reversed(layers)):
         y = margin + row * (box_h + gap_y)
         parts.append(f'<text x="{margin}" y="{y + box_h * 0.68:.0f}" class="layer">{html.escape(name)}</text>')
-        start = label_w + (widest - len(folders)) * (box_w + gap_x) / 2
+        start = label_w + room + (widest - len(folders)) * (box_w + gap_x) / 2
         for i, folder in enumerate(folders):
             x = start + i * (box_w + gap_x)
             centre[folder] = (x + box_w / 2, y + box_h / 2)
+            row_of[folder] = row
             missing = folder not in present
             parts.append(
                 f'<rect x="{x:.0f}" y="{y}" width="{box_w}" height="{box_h}" rx="5" '
@@ -280,22 +297,29 @@ def svg(
                 f"{html.escape(folder)}{' (planned)' if missing else ''}</text>"
             )
     lines: list[str] = []
+    middle = label_w + room + widest * (box_w + gap_x) / 2
     for a, b in sorted(drawn):
         if a not in centre or b not in centre:
             continue
         (x1, y1), (x2, y2) = centre[a], centre[b]
-        up = y2 < y1  # an import of a higher layer
-        y1 += -box_h / 2 if up or y1 == y2 else box_h / 2
-        y2 += box_h / 2 if up or y1 == y2 else -box_h / 2
+        span = abs(row_of[a] - row_of[b])
         style = "violation" if (a, b) in bad else "edge"
-        lines.append(
-            f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" class="{style}" '
-            f'marker-end="url(#{style}-head)"><title>{html.escape(a)} imports {html.escape(b)}</title></line>'
-        )
+        title = f"<title>{html.escape(a)} imports {html.escape(b)}</title>"
+        if span == 1 and style == "edge":  # the next layer down: straight, bottom to top
+            path = f"M{x1:.0f},{y1 + box_h / 2:.0f} L{x2:.0f},{y2 - box_h / 2:.0f}"
+        else:  # around the layers in between: on the side of the target, violations on the right
+            side = 1 if style == "violation" or x2 > middle else -1
+            bow = 24 + 14 * span
+            sx, ex = x1 + side * box_w / 2, x2 + side * box_w / 2
+            path = (
+                f"M{sx:.0f},{y1:.0f} C{sx + side * bow:.0f},{y1:.0f} {ex + side * bow:.0f},{y2:.0f} {ex:.0f},{y2:.0f}"
+            )
+        lines.append(f'<path d="{path}" class="{style}" marker-end="url(#{style}-head)">{title}</path>')
     style = (
         "<style>.folder{fill:#eef4fb;stroke:#3d6fa5}.planned{fill:#fff;stroke:#999;stroke-dasharray:4 3}"
         ".name{font:12px sans-serif;fill:#111}.layer{font:italic 12px sans-serif;fill:#555}"
-        ".edge{stroke:#8a9bb0;stroke-width:1}.violation{stroke:#c0392b;stroke-width:1.5;stroke-dasharray:5 3}</style>"
+        ".edge{stroke:#8a9bb0;stroke-width:1;fill:none}"
+        ".violation{stroke:#c0392b;stroke-width:1.5;stroke-dasharray:5 3;fill:none}</style>"
     )
     heads = "".join(
         f'<marker id="{name}-head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
@@ -336,7 +360,13 @@ def architecture_markdown(source: Path = SOURCE) -> str:
     if bad:
         out += ["", "Imports against the layering, still in the code:", ""]
         for a, b in sorted(bad):
-            where = ", ".join(sorted({f"`{i.importer}` (line {i.line})" for i in edges[(a, b)]}))
+            lines: dict[str, set[int]] = {}
+            for item in edges[(a, b)]:
+                lines.setdefault(item.importer, set()).add(item.line)
+            where = "; ".join(
+                f"`{name}` (line{'s' if len(found) > 1 else ''} {', '.join(map(str, sorted(found)))})"
+                for name, found in sorted(lines.items())
+            )
             out.append(f"- `{a}` imports `{b}`: {where}")
     return "\n".join(out) + "\n"
 

@@ -7,6 +7,12 @@
   past damaged data and lists the stretches lost as :class:`DecodingGap`.
 * :func:`is_url` tells URLs from paths.
 
+Every PyAV read of a video, here and in the other folders (exports, report
+thumbnails, the live source), goes through :mod:`inafaceanalyzer.io.container`
+(opening, stream choice, rotation, time zero, error wording);
+:mod:`inafaceanalyzer.io.packets` reads a video's packet timestamps without
+decoding (:func:`~inafaceanalyzer.io.packets.read_timing`).
+
 Every failure to read a source raises :class:`~inafaceanalyzer.errors.MediaError`.
 """
 
