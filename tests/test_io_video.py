@@ -363,6 +363,33 @@ def test_legacy_rotate_tag(tmp_path: Path) -> None:
     assert frames[0].image.shape == (W, H, 3)
 
 
+@pytest.mark.parametrize("kind", ["display matrix", "rotate tag"])
+def test_every_reader_agrees_on_stream_rotation_and_time_zero(tmp_path: Path, kind: str) -> None:
+    """VideoSource, the packet-timing scan and the live source read a video through io.container alike."""
+    from inafaceanalyzer.io.packets import read_timing
+    from inafaceanalyzer.live import LiveOptions, LiveSource
+
+    pts = [7, 8, 9, 10]  # time zero is the first frame's stamp, not 0
+    if kind == "display matrix":
+        clip = encode(tmp_path / "r.mp4", pts, Fraction(1, 25), rate=Fraction(25), rotation=-90)
+    else:
+        clip = encode(tmp_path / "r.mkv", pts, Fraction(1, 25), rate=Fraction(25), metadata={"rotate": "90"})
+    video = VideoSource(clip)
+    frames = list(video)
+    timing = read_timing(clip)
+    assert (video.info.width, video.info.height, video.info.rotation) == (H, W, 90)
+    assert (timing.width, timing.height, timing.rotation) == (H, W, 90)
+    assert timing.times() == [f.time for f in frames] == [Fraction(i, 25) for i in range(4)]
+    live = LiveSource(LiveOptions(source=str(clip))).start()
+    got = live.slot.wait_newer(0, timeout=10)
+    assert live.stop(timeout=5) and live.error is None
+    assert got is not None
+    first = got[1]
+    assert first.rotation == 90 and first.to_rgb().shape == frames[0].image.shape
+    if got[0] == 1:  # the first frame (the reader may be past it already)
+        assert first.stream_time == 0 and np.array_equal(first.to_rgb(), frames[0].image)
+
+
 def test_rotate_clockwise_helper() -> None:
     img = np.arange(6, dtype=np.uint8).reshape(2, 3, 1)  # [[0 1 2] [3 4 5]]
     assert rotate_clockwise(img, 90)[..., 0].tolist() == [[3, 0], [4, 1], [5, 2]]
