@@ -42,6 +42,14 @@ FRAMES_AHEAD_BYTES: int = 256 << 20
 
 ErrorHandler = Callable[[MediaError], None]
 
+#: FFmpeg's decoders of still-image formats: a "video" of one such frame is a photo
+_STILL_IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "jpegls", "ppm", "pgm", "pam"})
+
+
+def is_photo(info: VideoInfo) -> bool:
+    """Whether what FFmpeg opened as a video is a still image (one frame of an image format)."""
+    return info.codec in _STILL_IMAGE_CODECS and (info.frame_count or 1) <= 1
+
 
 def expected_frame_count(info: VideoInfo, options: AnalysisOptions) -> int | None:
     """How many frames the sampling will keep, for progress bars (``None`` if unknown)."""
@@ -57,7 +65,8 @@ def expected_frame_count(info: VideoInfo, options: AnalysisOptions) -> int | Non
 class VideoAnalysis:
     """The analysis of one video: :attr:`info` at once, results when iterated.
 
-    Opening raises :class:`MediaError` for sources that cannot be read;
+    Opening raises :class:`MediaError` for sources that cannot be read, and
+    for a photo (which it says to analyse with ``--engine image``);
     iterating may raise it for files that turn out truncated or corrupt
     (``options.strict_decoding``), else analyses every frame that decodes
     and lists the stretches lost in :attr:`gaps`.
@@ -80,6 +89,10 @@ class VideoAnalysis:
             deadline=options.url_timeout,
         )
         self.info: VideoInfo = self.video.info
+        if is_photo(self.info):
+            self.video.close()
+            raise MediaError(self.source, f"a still image ({self.info.codec}), not a video: analyse photos with "
+                             "the image engine (--engine image)")
 
     @property
     def columns(self) -> tuple[str, ...]:
