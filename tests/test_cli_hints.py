@@ -86,3 +86,11 @@ def test_an_unknown_name_lists_the_registered_ones(tmp_path, capsys, flag, regis
 def test_the_webcam_demo_lists_the_live_engines_only(capsys):
     err = _usage_error(capsys, webcam_demo.main, "--engine", "image")
     assert "invalid choice: 'image' (choose from 'video')" in err
+
+
+def test_a_file_as_the_output_folder_of_the_evaluation_says_what_to_give(tmp_path, capsys):
+    existing = tmp_path / "report.md"
+    existing.write_text("mine")
+    err = _usage_error(capsys, evaluate.main, "-d", tmp_path, "-o", existing)
+    assert f"-o {existing}: OUTPUT is a folder (it receives report.md and CSV files), and this is a file" in err
+    assert existing.read_text() == "mine"
