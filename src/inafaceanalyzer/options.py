@@ -2,6 +2,14 @@
 
 The CLI parses into one frozen :class:`AnalysisOptions`; the Python API and the
 distributed jobs take the same object, so defaults live here and only here.
+
+The names an option may take come from the plug-in registries, each entry a
+class whose class attributes are its facts: :data:`ENGINES` (here),
+:data:`~inafaceanalyzer.detection.DETECTORS` and
+:data:`~inafaceanalyzer.classification.CLASSIFIERS`. The options check the
+other settings against those facts (``fps`` and ``detect_period`` against the
+engine's, ``tta`` against the classifier's), never against names; see
+``docs/plugins.md``.
 """
 
 from __future__ import annotations
