@@ -115,7 +115,7 @@ def collect(analyzer: FaceAnalyzer, fps: float, track_fps: float) -> tuple[list[
             for k, face_id in enumerate(result.faces.data["face_id"]):
                 records.append({"group": f"{name}:{int(face_id)}", "kind": "track", "frame": result.frame,
                                 "time": result.time_s, "clip": name})
-                items.append((image, result.faces.landmarks[k : k + 1]))
+                items.append((image, result.faces.alignment_points[k : k + 1]))
     labels = pd.read_csv(SHARED / "eval" / "fairface540" / "labels.csv")
     for path in labels["path"]:
         image = load_image(SHARED / "eval" / "fairface540" / path)

@@ -147,13 +147,18 @@ def test_detection_releases_the_gil(detector):
 def test_frames_are_shrunk_as_far_as_the_minimal_face_allows():
     settings = DetectorSettings(min_confidence=0.75, min_size_px=30)
     detector = LibFaceDetection(settings, threads=1)
-    # a 30-pixel face becomes min_detectable_px (20) pixels, whatever the frame size
-    assert detector.input_size(540, 960) == (360, 640)
-    assert detector.input_size(1080, 1920) == (720, 1280)
-    assert detector.input_size(224, 224) == (149, 149)
+    # a 30-pixel face becomes min_detectable_px (20) pixels, whatever the frame size; sizes are (width, height)
+    assert detector.input_size(width=960, height=540) == (640, 360)
+    assert detector.input_size(width=1920, height=1080) == (1280, 720)
+    assert detector.input_size(width=224, height=224) == (149, 149)
     # never enlarged; a larger minimal face allows more
-    assert LibFaceDetection(DetectorSettings(0.75, min_size_px=10), threads=1).input_size(540, 960) == (540, 960)
-    assert LibFaceDetection(DetectorSettings(0.75, min_size_px=60), threads=1).input_size(540, 960) == (180, 320)
+    small_faces = LibFaceDetection(DetectorSettings(0.75, min_size_px=10), threads=1)
+    assert small_faces.input_size(width=960, height=540) == (960, 540)
+    assert small_faces.reduced_size(width=960, height=540) is None  # nothing to shrink
+    assert LibFaceDetection(DetectorSettings(0.75, min_size_px=60), threads=1).input_size(width=960, height=540) == (320, 180)
+    # the order is named, so that a (height, width) call cannot pass silently
+    with pytest.raises(TypeError):
+        detector.reduced_size(540, 960)
 
 
 @pytest.mark.shared_media
@@ -162,8 +167,7 @@ def test_decoder_shrunk_frames_give_the_same_faces():
 
     detector = LibFaceDetection(DetectorSettings(min_confidence=0.75, min_size_px=30), threads=1)
     video = VideoSource(SHARED_VIDEOS / "SadTalker__WDA_KatieHill_000.mp4", fps=1)
-    height, width = detector.input_size(video.info.height, video.info.width)
-    video.reduced_size = (width, height)
+    video.reduced_size = detector.reduced_size(width=video.info.width, height=video.info.height)
     found = 0
     for frame in video:
         assert frame.reduced is not None

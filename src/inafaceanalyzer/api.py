@@ -50,7 +50,7 @@ def iter_video(source: Source, options: AnalysisOptions | None = None, analyzer:
                         "for several, call once per video or use run_batch")
     options = _video_options(options)
     analyzer = analyzer or FaceAnalyzer(options)
-    if options.engine == "videotracking":
+    if options.engine_spec.tracks:
         from .tracking.engine import TrackingAnalysis
 
         return TrackingAnalysis(os.fspath(source), options, analyzer)
@@ -79,12 +79,12 @@ def _images(
             paths,
             analyzer,
             on_error=failures.append,
-            preprocessed=options.engine == "preprocessed_image",
+            preprocessed=not options.engine_spec.detects,
         )
     )
     if failures and errors == "raise":
         raise failures[0]
-    return results_dataframe(results, options.engine)
+    return results_dataframe(results, options.engine, options.classifier)
 
 
 def analyze_images(

@@ -6,6 +6,11 @@ may extend beyond the frame (the seed's CSV keeps negative coordinates).
 Stages never mutate a :class:`Detections`: they return new ones
 (:meth:`Detections.select`, :meth:`Detections.with_boxes`,
 :meth:`Detections.with_data`).
+
+Two sets of five points may travel with the faces, each with one meaning
+from the stage that makes it to the end: :attr:`Detections.landmarks`, the
+detector's, and :attr:`Detections.alignment_points`, those dlib's shape
+predictor fits to cut the aligned chips (set by classification).
 """
 
 from __future__ import annotations
@@ -28,16 +33,24 @@ class Detections:
         xyxy: ``(N, 4)`` float64 boxes ``(left, top, right, bottom)``.
         confidence: ``(N,)`` float64 detection confidences in ``[0, 1]``; NaN
             where the face was not detected (tracked or given).
-        landmarks: ``(N, 5, 2)`` float64 five-point landmarks (left eye,
-            right eye, nose, left mouth corner, right mouth corner, as seen
-            in the image) or ``None`` when the detector gives none.
+        landmarks: ``(N, 5, 2)`` float64 five-point landmarks of the
+            detector (left eye, right eye, nose, left mouth corner, right
+            mouth corner, as seen in the image) in frame pixels, or ``None``
+            when the detector gives none (and for tracked or given faces).
+            No later stage changes their meaning.
         data: per-face extra columns, each an array of length N.
+        alignment_points: ``(N, 5, 2)`` float64 points of dlib's five-point
+            shape predictor, fitted on each box for alignment (parts 0-1:
+            the corners of one eye, 2-3: the other eye's, 4: below the
+            nose), in frame pixels; ``None`` until the faces are classified
+            (see :class:`~inafaceanalyzer.alignment.chips.FaceChips`).
     """
 
     xyxy: NDArray[np.float64]
     confidence: NDArray[np.float64]
     landmarks: NDArray[np.float64] | None = None
     data: Mapping[str, NDArray[Any]] = field(default_factory=dict)
+    alignment_points: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         xyxy = np.asarray(self.xyxy, dtype=np.float64).reshape(-1, 4)
@@ -45,11 +58,8 @@ class Detections:
         confidence = np.asarray(self.confidence, dtype=np.float64).reshape(-1)
         if confidence.shape != (n,):
             raise ValueError(f"confidence has {confidence.shape[0]} values for {n} boxes")
-        landmarks = self.landmarks
-        if landmarks is not None:
-            landmarks = np.asarray(landmarks, dtype=np.float64).reshape(-1, 5, 2)
-            if len(landmarks) != n:
-                raise ValueError(f"landmarks has {len(landmarks)} rows for {n} boxes")
+        landmarks = _points(self.landmarks, "landmarks", n)
+        alignment_points = _points(self.alignment_points, "alignment_points", n)
         data = {}
         for key, values in self.data.items():
             values = np.asarray(values)
@@ -60,6 +70,7 @@ class Detections:
         object.__setattr__(self, "confidence", confidence)
         object.__setattr__(self, "landmarks", landmarks)
         object.__setattr__(self, "data", data)
+        object.__setattr__(self, "alignment_points", alignment_points)
 
     @classmethod
     def empty(cls) -> Detections:
@@ -82,19 +93,24 @@ class Detections:
             self.confidence[index],
             None if self.landmarks is None else self.landmarks[index],
             {key: values[index] for key, values in self.data.items()},
+            None if self.alignment_points is None else self.alignment_points[index],
         )
 
     def with_boxes(self, xyxy: NDArray[np.float64]) -> Detections:
         """The same faces with other boxes."""
-        return Detections(xyxy, self.confidence, self.landmarks, self.data)
+        return Detections(xyxy, self.confidence, self.landmarks, self.data, self.alignment_points)
 
     def with_landmarks(self, landmarks: NDArray[np.float64] | None) -> Detections:
-        """The same faces with other landmarks."""
-        return Detections(self.xyxy, self.confidence, landmarks, self.data)
+        """The same faces with other detector landmarks (:attr:`landmarks`)."""
+        return Detections(self.xyxy, self.confidence, landmarks, self.data, self.alignment_points)
+
+    def with_alignment_points(self, points: NDArray[np.float64] | None) -> Detections:
+        """The same faces with the points their alignment fitted (:attr:`alignment_points`)."""
+        return Detections(self.xyxy, self.confidence, self.landmarks, self.data, points)
 
     def with_data(self, **columns: NDArray[Any]) -> Detections:
         """The same faces with extra per-face columns added or replaced."""
-        return Detections(self.xyxy, self.confidence, self.landmarks, {**self.data, **columns})
+        return Detections(self.xyxy, self.confidence, self.landmarks, {**self.data, **columns}, self.alignment_points)
 
     @property
     def width(self) -> NDArray[np.float64]:
@@ -115,12 +131,14 @@ class Detections:
         """The same faces moved by ``(dx, dy)`` pixels."""
         shift = np.array([dx, dy, dx, dy])
         landmarks = None if self.landmarks is None else self.landmarks + np.array([dx, dy])
-        return Detections(self.xyxy + shift, self.confidence, landmarks, self.data)
+        points = None if self.alignment_points is None else self.alignment_points + np.array([dx, dy])
+        return Detections(self.xyxy + shift, self.confidence, landmarks, self.data, points)
 
     def scale(self, factor: float) -> Detections:
         """The same faces with coordinates multiplied by ``factor``."""
         landmarks = None if self.landmarks is None else self.landmarks * factor
-        return Detections(self.xyxy * factor, self.confidence, landmarks, self.data)
+        points = None if self.alignment_points is None else self.alignment_points * factor
+        return Detections(self.xyxy * factor, self.confidence, landmarks, self.data, points)
 
     @staticmethod
     def concatenate(items: list[Detections]) -> Detections:
@@ -131,6 +149,9 @@ class Detections:
         landmarks = None
         if all(item.landmarks is not None for item in items):
             landmarks = np.concatenate([item.landmarks for item in items])
+        points = None
+        if all(item.alignment_points is not None for item in items):
+            points = np.concatenate([item.alignment_points for item in items])
         keys = set.intersection(*(set(item.data) for item in items))
         data = {key: np.concatenate([item.data[key] for item in items]) for key in keys}
         return Detections(
@@ -138,4 +159,15 @@ class Detections:
             np.concatenate([item.confidence for item in items]),
             landmarks,
             data,
+            points,
         )
+
+
+def _points(points: Any, name: str, n: int) -> NDArray[np.float64] | None:
+    """Five points per face as ``(n, 5, 2)`` float64, or ``None``; a count other than ``n`` is an error."""
+    if points is None:
+        return None
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 5, 2)
+    if len(points) != n:
+        raise ValueError(f"{name} has {len(points)} rows for {n} boxes")
+    return points

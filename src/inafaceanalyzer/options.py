@@ -2,6 +2,14 @@
 
 The CLI parses into one frozen :class:`AnalysisOptions`; the Python API and the
 distributed jobs take the same object, so defaults live here and only here.
+
+The names an option may take come from the plug-in registries, each entry a
+class whose class attributes are its facts: :data:`ENGINES` (here),
+:data:`~inafaceanalyzer.detection.DETECTORS` and
+:data:`~inafaceanalyzer.classification.CLASSIFIERS`. The options check the
+other settings against those facts (``fps`` and ``detect_period`` against the
+engine's, ``tta`` against the classifier's), never against names; see
+``docs/plugins.md``.
 """
 
 from __future__ import annotations
@@ -9,44 +17,154 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from .classification import CLASSIFIERS, DEFAULT_CLASSIFIER, PRECISIONS
+from .detection import DETECTORS
 from .errors import OptionsError
 
 __all__ = [
     "ENGINES",
+    "EngineSpec",
     "FACE_DETECTORS",
     "TTA_VALUES",
     "PRECISIONS",
     "CLASSIFIERS",
+    "CLASSIFIER_EXTRAS",
     "DEFAULT_CLASSIFIER",
     "DEFAULT_DETECTION_CONFIDENCE",
+    "PREDICTIONS",
     "AnalysisOptions",
     "TRACKERS",
 ]
 
-Engine = Literal["image", "video", "videotracking", "videokeyframes", "preprocessed_image"]
-ENGINES: tuple[str, ...] = ("image", "video", "videotracking", "videokeyframes", "preprocessed_image")
-FACE_DETECTORS: tuple[str, ...] = ("LibFaceDetection", "CenterFace")
-TTA_VALUES: tuple[str, ...] = ("auto", "none", "flip", "full", "adaptive")
-PRECISIONS: tuple[str, ...] = ("fp32", "int8")
-CLASSIFIERS: tuple[str, ...] = ("CydralGenderAge", "FusedGenderAge", "HSEGenderAge")
-#: the default classifier: HSE and Cydral fused (the most accurate and least biased, see the README)
-DEFAULT_CLASSIFIER = "FusedGenderAge"
-TRACKERS: tuple[str, ...] = ("mosse", "dlib")  # tracking.followers.FOLLOWERS; the first is the default
-VIDEO_ENGINES = frozenset({"video", "videotracking", "videokeyframes"})
-IMAGE_ENGINES = frozenset({"image", "preprocessed_image"})
+#: Where an engine's :attr:`~EngineSpec.columns` take the classifier's seed
+#: columns (``sex_decfunc``, ``age_decfunc``, ``sex_label``, ``age_label``) ...
+PREDICTIONS = "<predictions>"
+#: ... and the classifier's other columns (``sex_prob_male``, ``age_std``, ``reliable``).
+CLASSIFIER_EXTRAS = "<classifier extras>"
 
-# Default minimal detection confidence of each detector, chosen on the
-# repository's sample media so that the visible faces are kept and the
-# false alarms of textured backgrounds are not.
-DEFAULT_DETECTION_CONFIDENCE: dict[str, float] = {
-    "LibFaceDetection": 0.75,
-    "CenterFace": 0.5,
+
+class EngineSpec:
+    """What an engine is, as data: the options, the CLI, the pipeline and the
+    tables read these facts from :data:`ENGINES` instead of comparing names.
+
+    Attributes:
+        name: the name users select it by (``--engine``).
+        description: one line for ``--engine``'s help.
+        video: it analyses videos, one table per video (else images, one
+            table for all).
+        keyframes_only: only keyframes are decoded (it takes no ``fps``).
+        detects: faces are detected (else each image is a face crop,
+            classified whole).
+        tracks: faces are followed between frames (``detect_period``,
+            ``tracker``, ``embeddings``; the table of tracks).
+        live: it analyses live streams (the webcam demo).
+        columns: the header of its table, with :data:`PREDICTIONS` and
+            :data:`CLASSIFIER_EXTRAS` where the classifier's columns go (see
+            :func:`~inafaceanalyzer.pipeline.results.table_columns`).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    video: ClassVar[bool] = True
+    keyframes_only: ClassVar[bool] = False
+    detects: ClassVar[bool] = True
+    tracks: ClassVar[bool] = False
+    live: ClassVar[bool] = False
+    columns: ClassVar[tuple[str, ...]]
+
+
+_BOX = ("left", "top", "right", "bottom")
+_TIME = ("time_s", "timecode")
+
+
+class ImageEngine(EngineSpec):
+    name = "image"
+    description = "a list of images, one CSV for all"
+    video = False
+    columns = ("frame", "bbox", "detect_conf", PREDICTIONS, *_BOX, "face_size", CLASSIFIER_EXTRAS)
+
+
+class VideoEngine(EngineSpec):
+    name = "video"
+    description = "one CSV per video, every frame or --fps frames"
+    live = True
+    columns = ("frame", "bbox", "detect_conf", PREDICTIONS, *_BOX, *_TIME, "face_size", CLASSIFIER_EXTRAS)
+
+
+class VideoTrackingEngine(EngineSpec):
+    name = "videotracking"
+    description = "video with face tracking (--detect_period)"
+    tracks = True
+    # the seed's tracking columns (see inafaceanalyzer.tracking), then extras; avg_weight:
+    # weight of the row in its track's *_avg values
+    columns = (
+        "frame", "bbox", "face_id", "detect_conf", "track_conf", PREDICTIONS,
+        "sex_decfunc_avg", "age_decfunc_avg", "sex_label_avg", "age_label_avg",
+        *_BOX, *_TIME, "face_size", CLASSIFIER_EXTRAS, "avg_weight", "person_id",
+    )
+
+
+class VideoKeyframesEngine(EngineSpec):
+    name = "videokeyframes"
+    description = "keyframes only (fastest)"
+    keyframes_only = True
+    columns = VideoEngine.columns
+
+
+class PreprocessedImageEngine(EngineSpec):
+    name = "preprocessed_image"
+    description = "images that are already face crops"
+    video = False
+    detects = False
+    columns = ("filename", PREDICTIONS, CLASSIFIER_EXTRAS)
+
+
+#: The engines by name, in the order the help lists them.
+ENGINES: dict[str, type[EngineSpec]] = {
+    e.name: e for e in (ImageEngine, VideoEngine, VideoTrackingEngine, VideoKeyframesEngine, PreprocessedImageEngine)
 }
+#: The face detectors by name (:data:`inafaceanalyzer.detection.DETECTORS`); the first is the default.
+FACE_DETECTORS = DETECTORS
+TTA_VALUES: tuple[str, ...] = ("auto", "none", "flip", "full", "adaptive")
+TRACKERS: tuple[str, ...] = ("mosse", "dlib")  # tracking.followers.FOLLOWERS; the first is the default
+
+
+class _Facts(Mapping[str, Any]):
+    """One fact of every entry of a registry, by name: a live view (it sees entries registered later)."""
+
+    def __init__(self, registry: Mapping[str, type], fact: str) -> None:
+        self._registry, self._fact = registry, fact
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self._registry[name], self._fact)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry)
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: The default minimal detection confidence of each detector (its ``default_confidence``), by name.
+DEFAULT_DETECTION_CONFIDENCE: Mapping[str, float] = _Facts(DETECTORS, "default_confidence")
+
+
+def _names(registry: Any, fact: str) -> str:
+    """The names of the entries of ``registry`` whose ``fact`` is true, for messages."""
+    return ", ".join(name for name, entry in registry.items() if getattr(entry, fact))
+
+
+def _unknown(what: str, value: str, registry: Any) -> OptionsError:
+    return OptionsError(f"{what} must be one of {', '.join(registry)}, not {value!r}")
 
 
 def _kind(annotation: str) -> str:
@@ -92,11 +210,12 @@ class AnalysisOptions:
 
     Attributes:
         engine: ``image``, ``video``, ``videotracking``, ``videokeyframes`` or
-            ``preprocessed_image``.
-        face_detector: ``LibFaceDetection`` (default) or ``CenterFace``.
+            ``preprocessed_image`` (:data:`ENGINES`).
+        face_detector: ``LibFaceDetection`` (default) or ``CenterFace``
+            (:data:`~inafaceanalyzer.detection.DETECTORS`).
         face_detection_confidence: minimal detection confidence in ``[0, 1]``;
-            ``None`` takes the detector's default
-            (:data:`DEFAULT_DETECTION_CONFIDENCE`).
+            ``None`` takes the detector's default (its ``default_confidence``,
+            :data:`DEFAULT_DETECTION_CONFIDENCE`).
         min_face_size_px: faces whose longer side is smaller are dropped.
         min_face_size_percent: same, as a fraction (0 to 1) of the frame's
             shorter side; the larger of the two limits applies.
@@ -105,8 +224,9 @@ class AnalysisOptions:
             the frame edge).
         bbox_scaling: boxes are scaled by this factor around their centre.
         squarify_bbox: boxes are made square (side = the longer side).
-        classifier: name of the gender and age classifier: ``CydralGenderAge``
-            (default), ``FusedGenderAge`` (the HSE and Cydral networks fused by
+        classifier: name of the gender and age classifier
+            (:data:`~inafaceanalyzer.classification.CLASSIFIERS`): ``FusedGenderAge``
+            (default), ``CydralGenderAge`` (the HSE and Cydral networks fused by
             a decision fitted on FairFace) or ``HSEGenderAge`` (the HSE network
             alone).
         batch_size: faces per classifier call, and frames per detector call.
@@ -121,8 +241,10 @@ class AnalysisOptions:
             ``full`` (3 scales, each mirrored: 6 views; the most accurate),
             ``adaptive`` (one view, and the 6 of ``full`` for the faces whose
             gender it leaves uncertain) or
-            ``auto``: ``none`` for the HSE classifiers; for Cydral ``full``, except ``flip`` for the ``preprocessed_image``
-            engine, where no detection hides its cost (each stays within 2x
+            ``auto``: the classifier's ``auto_tta`` (``none`` for the HSE
+            classifiers; for Cydral ``full``), or its ``auto_tta_crops`` for
+            an engine that does not detect (``flip`` for Cydral with
+            ``preprocessed_image``, where no detection hides its cost) (each stays within 2x
             the time per face of a single view: see :attr:`effective_tta`).
         precision: ``fp32`` (the networks as published) or ``int8`` (their
             convolutions quantised: about 1.5x faster on CPUs, results within
@@ -150,8 +272,8 @@ class AnalysisOptions:
             bounded; a stalled or dripping server is).
     """
 
-    engine: Engine = "video"
-    face_detector: str = "LibFaceDetection"
+    engine: str = "video"
+    face_detector: str = next(iter(DETECTORS))
     face_detection_confidence: float | None = None
     min_face_size_px: int = 30
     min_face_size_percent: float = 0.0
@@ -179,15 +301,12 @@ class AnalysisOptions:
             if value is not getattr(self, name):  # numpy scalars become Python numbers (JSON, job lists)
                 object.__setattr__(self, name, value)
         if self.engine not in ENGINES:
-            raise OptionsError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
-        if self.face_detector not in FACE_DETECTORS:
-            raise OptionsError(
-                f"face_detector must be one of {', '.join(FACE_DETECTORS)}, not {self.face_detector!r}"
-            )
+            raise _unknown("engine", self.engine, ENGINES)
+        if self.face_detector not in DETECTORS:
+            raise _unknown("face_detector", self.face_detector, DETECTORS)
         if self.classifier not in CLASSIFIERS:
-            raise OptionsError(
-                f"classifier must be one of {', '.join(CLASSIFIERS)}, not {self.classifier!r}"
-            )
+            raise _unknown("classifier", self.classifier, CLASSIFIERS)
+        engine, classifier = ENGINES[self.engine], CLASSIFIERS[self.classifier]
         conf = self.face_detection_confidence
         if conf is not None and not 0.0 <= conf <= 1.0:
             raise OptionsError(f"face_detection_confidence must be within [0, 1], not {conf}")
@@ -215,10 +334,11 @@ class AnalysisOptions:
             raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if self.tta not in TTA_VALUES:
             raise OptionsError(f"tta must be one of {', '.join(TTA_VALUES)}, not {self.tta!r}")
-        if self.classifier != "CydralGenderAge" and self.tta in ("full", "adaptive"):
+        if self.tta != "auto" and self.tta not in classifier.tta_modes:
+            others = ", ".join(name for name, cls in CLASSIFIERS.items() if self.tta in cls.tta_modes)
             raise OptionsError(
-                f"tta {self.tta} is a view set of the CydralGenderAge classifier; {self.classifier} takes "
-                "auto, none or flip"
+                f"tta {self.tta} is a view set of the {others} classifier(s); {self.classifier} takes "
+                f"auto, {', '.join(classifier.tta_modes)}"
             )
         if not self.min_reliable_face_px >= 0:
             raise OptionsError(f"min_reliable_face_px must be >= 0, not {self.min_reliable_face_px}")
@@ -226,14 +346,14 @@ class AnalysisOptions:
             raise OptionsError(f"url_timeout must be a number of seconds > 0, not {self.url_timeout}")
         if self.device not in ("cpu", "cuda", "auto"):
             raise OptionsError(f"device must be cpu, cuda or auto, not {self.device!r}")
-        if self.engine == "videokeyframes" and self.fps is not None:
-            raise OptionsError("the videokeyframes engine decodes keyframes only: it takes no fps")
-        if self.engine in IMAGE_ENGINES and self.fps is not None:
+        if engine.keyframes_only and self.fps is not None:
+            raise OptionsError(f"the {self.engine} engine decodes keyframes only: it takes no fps")
+        if not engine.video and self.fps is not None:
             raise OptionsError(f"the {self.engine} engine analyses images: it takes no fps")
-        if self.engine != "videotracking" and self.detect_period != 1:
-            raise OptionsError("detect_period only applies to the videotracking engine")
-        if self.engine != "videotracking" and self.embeddings:
-            raise OptionsError("embeddings are only computed by the videotracking engine")
+        if not engine.tracks and self.detect_period != 1:
+            raise OptionsError(f"detect_period only applies to the {_names(ENGINES, 'tracks')} engine")
+        if not engine.tracks and self.embeddings:
+            raise OptionsError(f"embeddings are only computed by the {_names(ENGINES, 'tracks')} engine")
         if self.tracker not in TRACKERS:
             raise OptionsError(f"tracker must be one of {', '.join(TRACKERS)}, not {self.tracker!r}")
 
@@ -242,21 +362,25 @@ class AnalysisOptions:
         """The confidence threshold in force: the given one or the detector's default."""
         if self.face_detection_confidence is not None:
             return self.face_detection_confidence
-        return DEFAULT_DETECTION_CONFIDENCE[self.face_detector]
+        return DETECTORS[self.face_detector].default_confidence
 
     @property
     def effective_tta(self) -> str:
         """The test-time augmentation in force: ``tta``, with ``auto`` resolved for the engine."""
         if self.tta != "auto":
             return self.tta
-        if self.classifier != "CydralGenderAge":
-            return "none"  # the HSE classifiers: one view (the fused decision was fitted on one)
-        return "flip" if self.engine == "preprocessed_image" else "full"
+        classifier = CLASSIFIERS[self.classifier]
+        return classifier.auto_tta if self.engine_spec.detects else classifier.auto_tta_crops
+
+    @property
+    def engine_spec(self) -> type[EngineSpec]:
+        """The facts of the engine (:data:`ENGINES`)."""
+        return ENGINES[self.engine]
 
     @property
     def is_video(self) -> bool:
         """Whether the engine analyses videos."""
-        return self.engine in VIDEO_ENGINES
+        return self.engine_spec.video
 
     def replace(self, **changes: Any) -> AnalysisOptions:
         """A copy with some settings changed (validated again)."""

@@ -31,9 +31,12 @@ from numpy.typing import NDArray
 
 from ..alignment.chips import FaceChips
 
-__all__ = ["FaceClassifier", "age_to_decfunc", "decfunc_to_age", "PREDICTION_COLUMNS"]
+__all__ = ["FaceClassifier", "age_to_decfunc", "decfunc_to_age", "PREDICTION_COLUMNS", "PRECISIONS"]
 
+#: the seed's prediction columns: every classifier gives them, first
 PREDICTION_COLUMNS: tuple[str, ...] = ("sex_decfunc", "age_decfunc", "sex_label", "age_label")
+#: the numeric precisions of the gender and age networks (``options.precision``)
+PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 
 # Lower bounds of the FairFace age buckets used by the seed's age_decfunc scale.
 _BUCKET_BOUNDS = np.array([0, 3, 10, 20, 30, 40, 50, 60, 70, 80], dtype=np.float64)
@@ -60,7 +63,20 @@ class FaceClassifier(ABC):
             padding), when the classifier's networks take different crops.
         chip_mirror_edges: chip sizes cut from the image mirrored outward
             where they reach beyond it (see :class:`ChipExtractor`).
-        columns: the columns :meth:`predict` returns, seed columns first.
+        columns: the columns :meth:`predict` returns, seed columns
+            (:data:`PREDICTION_COLUMNS`) first, then the extra ones; the
+            tables take them in this order (see
+            :func:`~inafaceanalyzer.pipeline.results.table_columns`).
+        description: one line for ``--classifier``'s help.
+        tta_modes: the ``tta`` values it takes besides ``auto``.
+        auto_tta: what ``tta`` ``auto`` means when faces are detected in
+            frames (and detection's cost hides that of the views).
+        auto_tta_crops: what it means for face crops (no detection).
+
+    The constructor takes the keyword arguments that
+    :func:`~inafaceanalyzer.classification.create_classifier` passes:
+    ``batch_size``, ``threads``, ``device``, ``tta``,
+    ``min_reliable_face_px``, ``calibrate_gender`` and ``precision``.
     """
 
     name: ClassVar[str]
@@ -69,6 +85,10 @@ class FaceClassifier(ABC):
     chip_paddings: ClassVar[dict[int, float]] = {}
     chip_mirror_edges: ClassVar[tuple[int, ...]] = ()
     columns: ClassVar[tuple[str, ...]] = PREDICTION_COLUMNS
+    description: ClassVar[str]
+    tta_modes: ClassVar[tuple[str, ...]] = ("none", "flip")
+    auto_tta: ClassVar[str] = "none"
+    auto_tta_crops: ClassVar[str] = "none"
 
     @abstractmethod
     def predict(self, chips: FaceChips) -> dict[str, NDArray]:

@@ -61,8 +61,7 @@ from ..alignment.chips import FaceChips, chip_side_px
 from ..errors import OptionsError
 from ..models import create_session, model_path
 from ..models.integrity import verify_file
-from ..options import PRECISIONS
-from .base import FaceClassifier, age_to_decfunc
+from .base import PRECISIONS, FaceClassifier, age_to_decfunc
 
 __all__ = [
     "CydralGenderAge",
@@ -304,6 +303,10 @@ class CydralGenderAge(FaceClassifier):
         "age_std",
         "reliable",
     )
+    description: ClassVar[str] = "the previous default, faster"
+    tta_modes: ClassVar[tuple[str, ...]] = TTA_CHOICES
+    auto_tta: ClassVar[str] = "full"
+    auto_tta_crops: ClassVar[str] = "flip"
 
     def __init__(
         self,

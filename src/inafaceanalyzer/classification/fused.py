@@ -142,6 +142,7 @@ class FusedGenderAge(FaceClassifier):
     columns: ClassVar[tuple[str, ...]] = (
         "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
     )
+    description: ClassVar[str] = "HSE and Cydral networks fused, the most accurate and least biased"
 
     def __init__(
         self,

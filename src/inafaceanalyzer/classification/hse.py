@@ -157,6 +157,7 @@ class HSEGenderAge(FaceClassifier):
     columns: ClassVar[tuple[str, ...]] = (
         "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
     )
+    description: ClassVar[str] = "the HSE network alone"
 
     def __init__(
         self,

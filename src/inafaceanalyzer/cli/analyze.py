@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_output(parser: argparse.ArgumentParser, options: AnalysisOptions, output: str, suffix: str = ".csv") -> None:
     if options.is_video:
         if os.path.exists(output) and not os.path.isdir(output):
-            parser.error(f"-o {output}: with a video engine OUTPUT is a directory, and this is a file")
+            parser.error(f"-o {output}: with a video engine OUTPUT is a directory (one table per video), and this "
+                         f"is a file: give a directory (created if missing), or --engine image to write one {suffix} "
+                         "table of images")
         name = Path(output).name
         stem, extension = os.path.splitext(name)
         if not os.path.isdir(output) and not output.endswith(os.sep) and extension.lower() in (".csv", ".parquet") and stem:
@@ -79,10 +81,12 @@ def _check_output(parser: argparse.ArgumentParser, options: AnalysisOptions, out
                          f"did you mean -o {suggestion} ?")
         directory = Path(output)
     else:
+        if os.path.isdir(output) or output.endswith(os.sep):
+            parser.error(f"-o {output}: with an image engine OUTPUT is the one {suffix} table of all images, and "
+                         f"this is a directory: give a file, e.g. -o {Path(output) / ('faces' + suffix)}, or a video "
+                         "engine (--engine video) to write one table per video")
         if not output.lower().endswith(suffix):
             parser.error(f"-o {output}: with an image engine OUTPUT is a {suffix[1:].upper()} file, ending in {suffix}")
-        if os.path.isdir(output):
-            parser.error(f"-o {output}: is a directory; give the CSV file to write")
         directory = Path(output).parent
     try:
         directory.mkdir(parents=True, exist_ok=True)

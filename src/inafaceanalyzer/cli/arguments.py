@@ -47,14 +47,6 @@ media with limited gender, racial and age biases."""
 
 _DEFAULTS = {f.name: f.default for f in fields(AnalysisOptions)}
 
-_ENGINE_HELP = {
-    "image": "a list of images, one CSV for all",
-    "video": "one CSV per video, every frame or --fps frames",
-    "videotracking": "video with face tracking (--detect_period)",
-    "videokeyframes": "keyframes only (fastest)",
-    "preprocessed_image": "images that are already face crops",
-}
-
 
 class HelpFormatter(argparse.HelpFormatter):
     """Shows each flag's default once, and only where it means something.
@@ -91,19 +83,21 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[st
     """Add the flags of every :class:`AnalysisOptions` field to ``parser``.
 
     ``engines`` are the ``--engine`` choices the command accepts (the live
-    demo runs the video engine only).
+    demo runs the video engine only). The choices and their help come from
+    the registries (:data:`~inafaceanalyzer.options.ENGINES`,
+    :data:`~inafaceanalyzer.classification.CLASSIFIERS`,
+    :data:`~inafaceanalyzer.detection.DETECTORS`).
     """
     general = parser.add_argument_group("analysis")
     general.add_argument(
         "--engine",
-        choices=engines,
+        choices=list(engines),
         default=_DEFAULTS["engine"],
-        help=" ".join(f"{engine}: {_ENGINE_HELP[engine]}." for engine in engines),
+        help=" ".join(f"{engine}: {ENGINES[engine].description}." for engine in engines),
     )
-    general.add_argument("--classifier", choices=CLASSIFIERS, default=_DEFAULTS["classifier"],
-                         help="gender and age classifier: FusedGenderAge (HSE and Cydral networks fused, the most "
-                         "accurate and least biased), CydralGenderAge (the previous default, faster), HSEGenderAge "
-                         "(the HSE network alone)")
+    general.add_argument("--classifier", choices=list(CLASSIFIERS), default=_DEFAULTS["classifier"],
+                         help="gender and age classifier: "
+                         + ", ".join(f"{name} ({cls.description})" for name, cls in CLASSIFIERS.items()))
     general.add_argument("--batch_size", type=int, default=_DEFAULTS["batch_size"],
                          help="faces per classifier call (larger is faster on GPU, needs more memory)")
     general.add_argument("--threads", type=int, default=None,
@@ -125,9 +119,8 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[st
 
     detection = parser.add_argument_group("face detection")
     defaults = ", ".join(f"{name}: {value}" for name, value in DEFAULT_DETECTION_CONFIDENCE.items())
-    detection.add_argument("--face_detector", choices=FACE_DETECTORS, default=_DEFAULTS["face_detector"],
-                           help="LibFaceDetection: libfacedetection v3 CNN. CenterFace: a larger MobileNetV2 network, "
-                           "slower. Both run on ONNX Runtime (CPU or CUDA) and give 5 landmarks")
+    detection.add_argument("--face_detector", choices=list(FACE_DETECTORS), default=_DEFAULTS["face_detector"],
+                           help=". ".join(f"{name}: {cls.description}" for name, cls in FACE_DETECTORS.items()))
     detection.add_argument("--face_detection_confidence", type=float, default=None,
                            help=f"minimal detection confidence in [0, 1] (defaults: {defaults})")
     detection.add_argument("--min_face_size_px", type=int, default=_DEFAULTS["min_face_size_px"],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -63,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = options_from_args(parser, args)
     if args.sample is not None and args.sample < 1:
         parser.error("--sample must be at least 1")
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        parser.error(f"-o {args.output}: OUTPUT is a folder (it receives report.md and CSV files), and this is a "
+                     "file: give a folder (created if missing)")
 
     from ..evaluation import evaluate, load_labelled_set
 

@@ -26,6 +26,7 @@ from dataclasses import fields
 
 from ..errors import InaFaceAnalyzerError, OptionsError
 from ..live.options import LiveOptions
+from ..options import ENGINES
 from .arguments import add_analysis_arguments, add_logging_arguments, new_parser, options_from_args, setup_logging
 
 __all__ = ["build_parser", "main"]
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="append one row per face to this CSV while running, flushed every second")
     outputs.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                          help="stop after this many seconds (default: run until Ctrl-C)")
-    add_analysis_arguments(parser, engines=("video",))
+    add_analysis_arguments(parser, engines=[name for name, engine in ENGINES.items() if engine.live])
     add_logging_arguments(parser)
     return parser
 

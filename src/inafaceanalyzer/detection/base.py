@@ -15,6 +15,15 @@ has them). This base class does the rest, identically for all detectors:
 4. coordinates mapped back to the original frame;
 5. boxes squarified and scaled around their centre (1.1 by default, as the
    seed did). The raw box is kept in ``data["raw_xyxy"]``.
+
+Sizes are ``(width, height)`` here as in :mod:`inafaceanalyzer.io` (PIL and
+PyAV order): :meth:`FaceDetector.input_size` and
+:meth:`FaceDetector.reduced_size` take ``width=`` and ``height=`` by keyword
+and return ``(width, height)``; only NumPy array shapes are
+``(height, width)``. The five points a detector gives are
+:attr:`Detections.landmarks <inafaceanalyzer.detections.Detections.landmarks>`
+in the detector's order (left eye, right eye, nose, left and right mouth
+corners, as seen in the image).
 """
 
 from __future__ import annotations
@@ -51,9 +60,9 @@ class DetectorSettings:
         self.bbox_scaling = float(bbox_scaling)
         self.squarify = bool(squarify)
 
-    def min_face_size(self, height: int, width: int) -> float:
+    def min_face_size(self, width: int, height: int) -> float:
         """The minimal face size in pixels for a frame of this size."""
-        return max(self.min_size_px, self.min_size_percent * min(height, width))
+        return max(self.min_size_px, self.min_size_percent * min(width, height))
 
 
 def shape_boxes(xyxy: NDArray[np.float64], squarify: bool, scaling: float) -> NDArray[np.float64]:
@@ -83,13 +92,22 @@ class FaceDetector(ABC):
 
     Attributes:
         name: the name users select it by (``--face_detector``).
+        description: one line for ``--face_detector``'s help.
+        default_confidence: the minimal detection confidence when the
+            options give none (``face_detection_confidence`` ``None``).
         min_detectable_px: the smallest face the network finds reliably, in
             pixels of its input; frames are downscaled until a face of the
             minimal size has this size.
         has_landmarks: whether :meth:`_detect` gives five landmarks.
+
+    The constructor takes the :class:`DetectorSettings` and the keyword
+    arguments ``threads`` and ``device`` (see
+    :func:`~inafaceanalyzer.detection.create_detector`).
     """
 
     name: ClassVar[str]
+    description: ClassVar[str]
+    default_confidence: ClassVar[float]
     min_detectable_px: ClassVar[float] = 12.0
     has_landmarks: ClassVar[bool] = False
 
@@ -112,53 +130,55 @@ class FaceDetector(ABC):
         it is used when it has that size.
         """
         height, width = image.shape[:2]
-        if reduced is not None and reduced.shape[:2] == self.reduced_size(height, width):
+        size = self.reduced_size(width=width, height=height)
+        if reduced is not None and size is not None and reduced.shape[:2] == (size[1], size[0]):
             prepared = np.ascontiguousarray(reduced)
         else:
             prepared = self._prepare(image)
         return self._postprocess(image, self._detect(prepared))
 
-    def input_size(self, height: int, width: int) -> tuple[int, int]:
-        """``(height, width)`` of what the network sees for a frame of this size (before padding to its multiple)."""
-        scale, dx, dy = self._geometry(height, width)
-        h, w = height + 2 * dy, width + 2 * dx
+    def input_size(self, *, width: int, height: int) -> tuple[int, int]:
+        """``(width, height)`` of what the network sees for a frame of this size (before padding to its multiple)."""
+        scale, dx, dy = self._geometry(width, height)
+        w, h = width + 2 * dx, height + 2 * dy
         if scale < 1.0:
-            return max(1, round(h * scale)), max(1, round(w * scale))
-        return h, w
+            return max(1, round(w * scale)), max(1, round(h * scale))
+        return w, h
 
-    def reduced_size(self, height: int, width: int) -> tuple[int, int] | None:
-        """``(height, width)`` a decoder may shrink frames of this size to for this detector.
+    def reduced_size(self, *, width: int, height: int) -> tuple[int, int] | None:
+        """``(width, height)`` a decoder may shrink frames of this size to for this detector
+        (what :attr:`VideoSource.reduced_size <inafaceanalyzer.io.VideoSource.reduced_size>` takes).
 
         ``None`` when a shrunk copy is of no use: the frame is not shrunk, or
         it is padded first (the padding must be added at full size).
         """
-        size = self.input_size(height, width)
-        if self.settings.padding or size == (height, width):
+        size = self.input_size(width=width, height=height)
+        if self.settings.padding or size == (width, height):
             return None
         return size
 
-    def _geometry(self, height: int, width: int) -> tuple[float, int, int]:
+    def _geometry(self, width: int, height: int) -> tuple[float, int, int]:
         """Scale and padding offsets used for a frame of this size."""
         s = self.settings
         dx = int(width * s.padding)
         dy = int(height * s.padding)
-        scale = self.input_scale(height + 2 * dy, width + 2 * dx, min_face=s.min_face_size(height, width))
+        scale = self.input_scale(width + 2 * dx, height + 2 * dy, min_face=s.min_face_size(width, height))
         return scale, dx, dy
 
     def _prepare(self, image: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """Pad and downscale one frame as :meth:`_geometry` says."""
         height, width = image.shape[:2]
-        scale, dx, dy = self._geometry(height, width)
+        scale, dx, dy = self._geometry(width, height)
         if dx or dy:
             padded = np.zeros((height + 2 * dy, width + 2 * dx, 3), dtype=np.uint8)
             padded[dy : dy + height, dx : dx + width] = image
             image = padded
         if scale < 1.0:
-            target_h, target_w = self.input_size(height, width)
+            target_w, target_h = self.input_size(width=width, height=height)
             image = resize_rgb(image, target_w, target_h)
         return np.ascontiguousarray(image)
 
-    def input_scale(self, height: int, width: int, min_face: float) -> float:
+    def input_scale(self, width: int, height: int, min_face: float) -> float:
         """How much a frame of this size is shrunk before the network sees it.
 
         As far as a face of ``min_face`` pixels stays ``min_detectable_px``
@@ -171,8 +191,8 @@ class FaceDetector(ABC):
     def _postprocess(self, image: NDArray[np.uint8], raw: Detections) -> Detections:
         s = self.settings
         height, width = image.shape[:2]
-        scale, dx, dy = self._geometry(height, width)
+        scale, dx, dy = self._geometry(width, height)
         dets = raw.scale(1.0 / scale).translate(-dx, -dy) if len(raw) else raw
         dets = dets[dets.confidence >= s.min_confidence]
-        dets = dets[dets.size >= s.min_face_size(height, width)]
+        dets = dets[dets.size >= s.min_face_size(width, height)]
         return dets.with_data(raw_xyxy=dets.xyxy).with_boxes(shape_boxes(dets.xyxy, s.squarify, s.bbox_scaling))

@@ -66,9 +66,9 @@ def _tile_starts(length: int, side: int, overlap: int) -> list[int]:
     return [round(i * (length - side) / (count - 1)) for i in range(count)]
 
 
-def padded_size(height: int, width: int, multiple: int) -> tuple[int, int]:
-    """``height`` and ``width`` rounded up to multiples of ``multiple`` (at least one)."""
-    return max(multiple, -(-height // multiple) * multiple), max(multiple, -(-width // multiple) * multiple)
+def padded_size(width: int, height: int, multiple: int) -> tuple[int, int]:
+    """``(width, height)`` rounded up to multiples of ``multiple`` (at least one)."""
+    return max(multiple, -(-width // multiple) * multiple), max(multiple, -(-height // multiple) * multiple)
 
 
 class BatchedDetector(FaceDetector):

@@ -252,6 +252,8 @@ class CenterFaceDetector(BatchedDetector):
     """
 
     name: ClassVar[str] = "CenterFace"
+    description: ClassVar[str] = "a larger MobileNetV2 network on ONNX Runtime (CPU or CUDA), slower, 5 landmarks"
+    default_confidence: ClassVar[float] = 0.5
     #: smallest face (longer side of its box, network input pixels) found reliably at
     #: confidence 0.5: measured recall 29% at 14 px, 49% at 16, 63% at 18, 88% at 20, 100% at 24
     min_detectable_px: ClassVar[float] = 20.0
@@ -274,7 +276,7 @@ class CenterFaceDetector(BatchedDetector):
     def _blob(self, images: Sequence[NDArray[np.uint8]]) -> dict[str, NDArray]:
         """Same-size RGB images as one NCHW float32 batch, padded black to multiples of 32."""
         height, width = images[0].shape[:2]
-        padded_h, padded_w = padded_size(height, width, self.size_multiple)
+        padded_w, padded_h = padded_size(width, height, self.size_multiple)
         blob = np.zeros((len(images), 3, padded_h, padded_w), dtype=np.float32)
         for row, image in enumerate(images):
             blob[row, :, :height, :width] = image.transpose(2, 0, 1)

@@ -78,7 +78,7 @@ def check_jobs(jobs: Iterable[Job], options: AnalysisOptions) -> None:
         raise OptionsError(f"distributed jobs analyse videos: the {options.engine} engine cannot run them")
     jobs = list(jobs)
     extra = None
-    if options.engine == "videotracking":  # the table of tracks goes beside each table
+    if options.engine_spec.tracks:  # the table of tracks goes beside each table
         from ..tracking.engine import tracks_path
 
         def extra(job: Job) -> list[tuple[str, str]]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..detections import Detections
 from ..errors import OptionsError
-from ..options import AnalysisOptions
+from ..options import ENGINES, AnalysisOptions
 from ..pipeline.analyzer import FaceAnalyzer
 from ..pipeline.results import FrameResult
 from .csvlog import RollingCsv
@@ -73,8 +73,9 @@ class LiveSession:
     ) -> None:
         self.live = live
         self.options = options or AnalysisOptions()
-        if self.options.engine != "video":
-            raise OptionsError(f"live analysis runs the video engine, not {self.options.engine!r}")
+        if not self.options.engine_spec.live:
+            live_engines = ", ".join(name for name, engine in ENGINES.items() if engine.live)
+            raise OptionsError(f"live analysis runs the {live_engines} engine, not {self.options.engine!r}")
         self.frames: LatestSlot[LiveFrame] = LatestSlot()
         self.views: LatestSlot[View] = LatestSlot()
         self.stats = LiveStats(window_s=live.stats_minutes * 60.0)

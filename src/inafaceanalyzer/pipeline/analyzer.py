@@ -104,7 +104,7 @@ class FaceAnalyzer:
         for faces, chips in items:
             stop = start + len(faces)
             columns = {key: values[start:stop] for key, values in predictions.items()}
-            out.append(faces.with_landmarks(chips.landmarks).with_data(roll=chips.roll, **columns))
+            out.append(faces.with_alignment_points(chips.landmarks).with_data(roll=chips.roll, **columns))
             start = stop
         return out
 

@@ -29,7 +29,7 @@ from ..io import DecodingGap, is_url
 from ..options import AnalysisOptions
 from .analyzer import FaceAnalyzer
 from .engines import VideoAnalysis, iter_images
-from .results import COLUMNS, FrameResult, result_rows
+from .results import FrameResult, result_rows, table_columns
 
 __all__ = [
     "BatchReport",
@@ -131,7 +131,7 @@ VideoEngine = Callable[[str, AnalysisOptions, FaceAnalyzer], VideoAnalysis]
 
 
 def _video_engine(options: AnalysisOptions) -> VideoEngine:
-    if options.engine == "videotracking":
+    if options.engine_spec.tracks:
         from ..tracking.engine import TrackingAnalysis
 
         return TrackingAnalysis
@@ -270,7 +270,7 @@ def analyze_video_to_files(
         from ..export.render import check_not_source
 
         check_not_source(source, mp4_path)
-    extras = [_tracks_path(destination)] if options.engine == "videotracking" else []
+    extras = [_tracks_path(destination)] if options.engine_spec.tracks else []
     for stale in remove_stale_temporaries([destination, *extras, ass_path, mp4_path, report_path]):
         log.warning("removed %s, left by an interrupted run", stale)
     analysis = _video_engine(options)(source, options, analyzer)
@@ -285,7 +285,7 @@ def analyze_video_to_files(
     with OutputSet() as outputs:
         with bar, open_table_writer(destination, analysis.columns) as writer:
             for result in analysis:
-                writer.write_rows(result_rows(result, options.engine))
+                writer.write_rows(result_rows(result, options.engine, options.classifier))
                 analysed.append(float(result.time_s or 0.0))
                 bar.update(1)
         if gaps is not None:
@@ -410,7 +410,7 @@ def _summary(source: str, table: Path, options: AnalysisOptions, report_path: Pa
     from ..export.render import Sampling
     from ..report import load_video_data
 
-    sampling = Sampling(fps=options.fps, keyframes=options.engine == "videokeyframes", known=True)
+    sampling = Sampling(fps=options.fps, keyframes=options.engine_spec.keyframes_only, known=True)
     summary = load_video_data(table, name=output_stem(source), source=source, sampling=sampling).summary
     summary.report = report_path.name if report_path is not None else None
     return summary
@@ -424,7 +424,7 @@ def _run_images(
     report: BatchReport,
     progress: bool,
 ) -> None:
-    preprocessed = options.engine == "preprocessed_image"
+    preprocessed = not options.engine_spec.detects
     on_error = lambda error: report.fail(error.source, error.reason)  # noqa: E731
     for stale in remove_stale_temporaries([destination]):
         log.warning("removed %s, left by an interrupted run", stale)
@@ -432,11 +432,11 @@ def _run_images(
     try:
         with (
             tqdm(total=len(inputs), desc="images", unit="image", disable=not progress) as bar,
-            open_table_writer(destination, COLUMNS[options.engine]) as writer,
+            open_table_writer(destination, table_columns(options.engine, options.classifier)) as writer,
         ):
             result: FrameResult
             for result in iter_images(inputs, analyzer, on_error, preprocessed=preprocessed):
-                writer.write_rows(result_rows(result, options.engine))
+                writer.write_rows(result_rows(result, options.engine, options.classifier))
                 bar.update(1)
     except OutputError as error:
         report.in_progress = None

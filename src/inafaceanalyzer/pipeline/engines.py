@@ -29,7 +29,7 @@ from ..io import DecodingGap, Frame, VideoInfo, VideoSource, load_image
 from ..options import AnalysisOptions
 from .analyzer import FaceAnalyzer
 from .prefetch import prefetch
-from .results import COLUMNS, FrameResult, results_dataframe
+from .results import FrameResult, results_dataframe, table_columns
 
 __all__ = ["FRAMES_AHEAD_BYTES", "VideoAnalysis", "iter_images", "expected_frame_count"]
 
@@ -42,10 +42,18 @@ FRAMES_AHEAD_BYTES: int = 256 << 20
 
 ErrorHandler = Callable[[MediaError], None]
 
+#: FFmpeg's decoders of still-image formats: a "video" of one such frame is a photo
+_STILL_IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "tiff", "webp", "jpeg2000", "jpegls", "ppm", "pgm", "pam"})
+
+
+def is_photo(info: VideoInfo) -> bool:
+    """Whether what FFmpeg opened as a video is a still image (one frame of an image format)."""
+    return info.codec in _STILL_IMAGE_CODECS and (info.frame_count or 1) <= 1
+
 
 def expected_frame_count(info: VideoInfo, options: AnalysisOptions) -> int | None:
     """How many frames the sampling will keep, for progress bars (``None`` if unknown)."""
-    if options.engine == "videokeyframes":
+    if options.engine_spec.keyframes_only:
         return None
     if options.fps is None or (info.frame_rate is not None and options.fps >= info.frame_rate):
         return info.frame_count
@@ -57,7 +65,8 @@ def expected_frame_count(info: VideoInfo, options: AnalysisOptions) -> int | Non
 class VideoAnalysis:
     """The analysis of one video: :attr:`info` at once, results when iterated.
 
-    Opening raises :class:`MediaError` for sources that cannot be read;
+    Opening raises :class:`MediaError` for sources that cannot be read, and
+    for a photo (which it says to analyse with ``--engine image``);
     iterating may raise it for files that turn out truncated or corrupt
     (``options.strict_decoding``), else analyses every frame that decodes
     and lists the stretches lost in :attr:`gaps`.
@@ -75,16 +84,20 @@ class VideoAnalysis:
         self.video = VideoSource(
             self.source,
             fps=options.fps,
-            keyframes_only=options.engine == "videokeyframes",
+            keyframes_only=options.engine_spec.keyframes_only,
             strict=options.strict_decoding,
             deadline=options.url_timeout,
         )
         self.info: VideoInfo = self.video.info
+        if is_photo(self.info):
+            self.video.close()
+            raise MediaError(self.source, f"a still image ({self.info.codec}), not a video: analyse photos with "
+                             "the image engine (--engine image)")
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The header of this engine's table."""
-        return COLUMNS[self.options.engine]
+        return table_columns(self.options.engine, self.options.classifier)
 
     def write_extras(self, table_path: Path) -> None:
         """Write the outputs that go beside the table, once it is complete (none here)."""
@@ -108,16 +121,16 @@ class VideoAnalysis:
         its colour conversion pass.
         """
         if self.info.width and self.info.height:
-            size = self.analyzer.detector.reduced_size(self.info.height, self.info.width)
+            size = self.analyzer.detector.reduced_size(width=self.info.width, height=self.info.height)
             if size is not None:
-                self.video.reduced_size = (size[1], size[0])
+                self.video.reduced_size = size
         return prefetch(
             self.video, maxsize=8, name=f"decode:{self.source}", max_bytes=FRAMES_AHEAD_BYTES, size=_frame_bytes
         )
 
     def dataframe(self) -> pd.DataFrame:
         """All results as one table with the engine's columns (reads the whole video)."""
-        return results_dataframe(self, self.options.engine)
+        return results_dataframe(self, self.options.engine, self.options.classifier)
 
     def __iter__(self) -> Iterator[FrameResult]:
         for (index, time_s), faces in self.analyzer.analyze_stream(_keyed(self.frames())):

@@ -3,7 +3,9 @@
 Every engine yields :class:`FrameResult` objects; :func:`result_rows` turns
 one into table rows whose first columns are exactly the seed's
 (``frame,bbox,detect_conf,sex_decfunc,age_decfunc,sex_label,age_label``),
-followed by extra columns. :data:`COLUMNS` gives each engine's header.
+followed by extra columns. A table's header is assembled from the engine's
+columns and the classifier's (:func:`table_columns`); :data:`COLUMNS` gives
+each engine's header with the default classifier.
 """
 
 from __future__ import annotations
@@ -16,32 +18,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..classification import CLASSIFIERS, DEFAULT_CLASSIFIER, PREDICTION_COLUMNS
 from ..detections import Detections
+from ..options import CLASSIFIER_EXTRAS, ENGINES, PREDICTIONS
 
 __all__ = ["FrameResult", "COLUMNS", "BOX_COLUMNS", "result_rows", "results_dataframe", "format_bbox",
-           "format_timecode"]
+           "format_timecode", "table_columns"]
 
-_SEED = ("frame", "bbox", "detect_conf", "sex_decfunc", "age_decfunc", "sex_label", "age_label")
 #: The box as four integer columns (the same rounding as the seed's ``bbox`` string).
 BOX_COLUMNS: tuple[str, ...] = ("left", "top", "right", "bottom")
-_TIME = ("time_s", "timecode")
-_EXTRA = ("face_size", "sex_prob_male", "age_std", "reliable")
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "image": _SEED + BOX_COLUMNS + _EXTRA,
-    "video": _SEED + BOX_COLUMNS + _TIME + _EXTRA,
-    "videokeyframes": _SEED + BOX_COLUMNS + _TIME + _EXTRA,
-    # the seed's tracking columns (see inafaceanalyzer.tracking), then extras; avg_weight:
-    # weight of the row in its track's *_avg values
-    "videotracking": (
-        "frame", "bbox", "face_id", "detect_conf", "track_conf", "sex_decfunc", "age_decfunc",
-        "sex_label", "age_label", "sex_decfunc_avg", "age_decfunc_avg", "sex_label_avg", "age_label_avg",
-        *BOX_COLUMNS, *_TIME, *_EXTRA, "avg_weight", "person_id",
-    ),
-    "preprocessed_image": (
-        "filename", "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
-    ),
-}
+
+def table_columns(engine: str, classifier: str = DEFAULT_CLASSIFIER) -> tuple[str, ...]:
+    """The header of the table of ``engine`` with ``classifier``: the engine's
+    :attr:`~inafaceanalyzer.options.EngineSpec.columns`, the classifier's seed
+    columns where they say :data:`~inafaceanalyzer.options.PREDICTIONS` and
+    its other columns where they say
+    :data:`~inafaceanalyzer.options.CLASSIFIER_EXTRAS`."""
+    produced = CLASSIFIERS[classifier].columns
+    parts = {
+        PREDICTIONS: tuple(c for c in produced if c in PREDICTION_COLUMNS),
+        CLASSIFIER_EXTRAS: tuple(c for c in produced if c not in PREDICTION_COLUMNS),
+    }
+    return tuple(c for column in ENGINES[engine].columns for c in parts.get(column, (column,)))
+
+
+COLUMNS: dict[str, tuple[str, ...]] = {engine: table_columns(engine) for engine in ENGINES}
 """The header of each engine's table. Seed columns first, then extras:
 
 - ``left``, ``top``, ``right``, ``bottom``: the box of ``bbox`` as integers (pixels).
@@ -93,12 +95,12 @@ def format_timecode(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
 
 
-def result_rows(result: FrameResult, engine: str) -> Iterator[dict[str, Any]]:
-    """One row per face of ``result``, with the columns of ``engine``."""
+def result_rows(result: FrameResult, engine: str, classifier: str = DEFAULT_CLASSIFIER) -> Iterator[dict[str, Any]]:
+    """One row per face of ``result``, with the columns of ``engine`` and ``classifier`` (:func:`table_columns`)."""
     faces = result.faces
     raw = faces.data.get("raw_xyxy", faces.xyxy)
     sizes = np.maximum(raw[:, 2] - raw[:, 0], raw[:, 3] - raw[:, 1]) if len(faces) else np.zeros(0)
-    columns = COLUMNS[engine]
+    columns = table_columns(engine, classifier)
     for i in range(len(faces)):
         row: dict[str, Any] = {}
         for column in columns:
@@ -125,7 +127,9 @@ def result_rows(result: FrameResult, engine: str) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def results_dataframe(results: Iterable[FrameResult], engine: str) -> pd.DataFrame:
-    """A table of all faces of ``results``, with the columns of ``engine``."""
-    rows = [row for result in results for row in result_rows(result, engine)]
-    return pd.DataFrame(rows, columns=list(COLUMNS[engine]))
+def results_dataframe(
+    results: Iterable[FrameResult], engine: str, classifier: str = DEFAULT_CLASSIFIER
+) -> pd.DataFrame:
+    """A table of all faces of ``results``, with the columns of ``engine`` and ``classifier``."""
+    rows = [row for result in results for row in result_rows(result, engine, classifier)]
+    return pd.DataFrame(rows, columns=list(table_columns(engine, classifier)))

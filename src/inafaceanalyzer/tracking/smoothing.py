@@ -133,7 +133,7 @@ def quality_weights(faces: Detections, sharp: NDArray[np.float64]) -> NDArray[np
     size = np.minimum(1.0, raw_sizes(faces) / FULL_SIZE_PX) ** 2
     sharp = np.asarray(sharp, dtype=np.float64)
     sharp = sharp / (sharp + SHARPNESS_HALF)
-    return np.maximum(size * sharp * frontality(faces.landmarks, n), MIN_WEIGHT)
+    return np.maximum(size * sharp * frontality(faces.alignment_points, n), MIN_WEIGHT)
 
 
 def _p_male(faces: Detections) -> NDArray[np.float64]:
