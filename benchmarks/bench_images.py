@@ -24,6 +24,12 @@ wall time and the sum of the stages' CPU time over ``N``: the engine overlaps
 the stages, it cannot do less work. ``engine / floor`` says how much of the
 overlap is left to win; the stage shares say which stage to make cheaper.
 
+For photos, the last line says how much the detector shrinks them: JPEG
+decoding at reduced size (Pillow's draft mode: 1/2, 1/4 or 1/8) could only
+replace full decoding for the detector where it shrinks a photo to half or
+less (with the default minimal face of 30 pixels found at 20, it shrinks
+every photo to 2/3, whatever its size).
+
 Usage: ``python benchmarks/bench_images.py [--folder DIR] [--count 200] [--repeats 3] [--threads N]``
 or ``python benchmarks/bench_images.py --video benchmarks/.cache/tv_1min.mp4 --fps 1`` (W1's stages).
 """
@@ -197,6 +203,19 @@ def main() -> None:
     print(f"floor on {cores} cores: {floor:.2f} ms/{unit} (max of the slowest stage's wall time and the stages' "
           f"CPU / {cores}); engine / floor = {median('engine', 'wall') / floor:.2f}; "
           f"engine: {1000 / median('engine', 'wall'):.1f} {unit}s/s")
+    if paths:
+        scales = [analyzer.detector.input_size(*size)[0] / size[0] for size in map(_size, paths)]
+        halved = sum(scale <= 0.5 for scale in scales)
+        print(f"the detector shrinks the photos by {min(scales):.3f} to {max(scales):.3f}; "
+              f"{halved} of {len(scales)} photos to half or less (where a JPEG draft could stand for full decoding)")
+
+
+def _size(path: Path) -> tuple[int, int]:
+    """``(height, width)`` of a photo, from its header."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.height, image.width
 
 
 if __name__ == "__main__":
