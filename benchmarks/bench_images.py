@@ -151,6 +151,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: all)")
     parser.add_argument("--classifier", default=None, help="classifier (default: the toolbox's default)")
+    parser.add_argument("--faces_per_call", type=int, default=None,
+                        help="faces per classifier call (default: the analyzer's, FaceAnalyzer.faces_per_call)")
     parser.add_argument("--video", type=Path, help="a video instead of photos: the video engine's stages")
     parser.add_argument("--fps", type=float, default=1.0, help="with --video: frames analysed per second (0: all)")
     args = parser.parse_args()
@@ -168,6 +170,8 @@ def main() -> None:
             raise SystemExit(f"no *.jpg photos in {folder}")
         options = AnalysisOptions(engine="image", threads=args.threads, **extra)
     analyzer = FaceAnalyzer(options)
+    if args.faces_per_call:
+        analyzer.faces_per_call = args.faces_per_call
     cores = args.threads or available_threads()
     engine(analyzer, sorted(Path(__file__).resolve().parents[1].joinpath("media").glob("*.jpg")))  # warm
     runs: dict[str, list[Clock]] = {name: [] for name in (*STAGES, "engine")}
@@ -191,7 +195,8 @@ def main() -> None:
 
     unit = "frame" if args.video else "photo"
     print(f"{n} {unit}s, {faces['engine']} faces, {analyzer.classifier.name}, {cores} cores for ONNX Runtime, "
-          f"median of {args.repeats} interleaved repeats")
+          f"{analyzer.faces_per_call} faces per classifier call, median of {args.repeats} interleaved repeats; "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print(f"{'stage':<10}{f'wall ms/{unit}':>15}{f'CPU ms/{unit}':>14}{'CPU share':>11}")
     total_cpu = sum(median(name, "cpu") for name in STAGES)
     for name in STAGES:
