@@ -33,6 +33,7 @@ __all__ = [
     "model_path",
     "registry",
     "sha256_of",
+    "uses_cuda",
     "verify_file",
 ]
 
@@ -109,6 +110,11 @@ def _providers(device: str, available: list[str]) -> list[str]:
     if device == "auto":
         return [_CUDA, _CPU] if _CUDA in available else [_CPU]
     raise OptionsError(f"unknown device {device!r}: expected one of {DEVICES}")
+
+
+def uses_cuda(device: str) -> bool:
+    """Whether sessions made by :func:`create_session` for ``device`` run on CUDA (when it loads)."""
+    return _CUDA in _providers(device, _import_onnxruntime().get_available_providers())
 
 
 def create_session(

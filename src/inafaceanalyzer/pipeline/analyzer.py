@@ -9,6 +9,14 @@ images); results still come out one frame at a time and in
 order (the generator form streams: memory does not grow with the length of a
 video). With decoding in the engine's thread, the three stages overlap: the
 networks release the GIL while they run.
+
+A batch gathered for classification goes through the classifier's networks
+:attr:`FaceAnalyzer.faces_per_call` faces at a time: on the CPU, a few faces
+per call (:attr:`FaceAnalyzer.cpu_faces_per_call`) cost no more CPU per face
+than 32 (``benchmarks/bench_images.py --faces_per_call``), and ONNX Runtime's
+memory grows with the faces of one call (over 10 MB a face for the default
+classifier, kept by its arena for the rest of the run); on CUDA, the whole
+batch.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from ..classification.base import FaceClassifier
 from ..detection import create_detector
 from ..detection.base import FaceDetector
 from ..detections import Detections
+from ..models import uses_cuda
 from ..options import AnalysisOptions
 from .prefetch import prefetch
 
@@ -46,6 +55,8 @@ class FaceAnalyzer:
 
     #: frames detected ahead of classification in :meth:`analyze_stream`
     detect_ahead: int = 4
+    #: most faces per classifier call on the CPU (at most ``options.batch_size``)
+    cpu_faces_per_call: int = 4
 
     def __init__(
         self,
@@ -59,6 +70,11 @@ class FaceAnalyzer:
         self.chips = ChipExtractor(
             self.classifier.chip_sizes, self.classifier.chip_padding, self.classifier.chip_paddings,
             self.classifier.chip_mirror_edges,
+        )
+        #: faces per classifier call: ``options.batch_size`` on CUDA, else :attr:`cpu_faces_per_call`
+        self.faces_per_call = (
+            self.options.batch_size if uses_cuda(self.options.device)
+            else min(self.options.batch_size, self.cpu_faces_per_call)
         )
 
     @property
@@ -98,7 +114,7 @@ class FaceAnalyzer:
         if not items:
             return []
         merged = _concatenate_chips([chips for _, chips in items], self.classifier.chip_sizes)
-        predictions = self.classifier.predict(merged)
+        predictions = self._predict(merged)
         out = []
         start = 0
         for faces, chips in items:
@@ -107,6 +123,14 @@ class FaceAnalyzer:
             out.append(faces.with_alignment_points(chips.landmarks).with_data(roll=chips.roll, **columns))
             start = stop
         return out
+
+    def _predict(self, chips: FaceChips) -> dict[str, NDArray]:
+        """The classifier's columns for ``chips``, :attr:`faces_per_call` faces per call."""
+        count, step = len(chips.roll), self.faces_per_call
+        if count <= step:
+            return self.classifier.predict(chips)
+        parts = [self.classifier.predict(_slice_chips(chips, start, start + step)) for start in range(0, count, step)]
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     def batch_is_full(self, frames: int, faces: int) -> bool:
         """Whether ``frames`` held frames with ``faces`` faces make a classification batch.
@@ -179,6 +203,14 @@ class FaceAnalyzer:
 def _whole_image(image: NDArray[np.uint8]) -> Detections:
     height, width = image.shape[:2]
     return Detections(np.array([[0, 0, width, height]], dtype=np.float64), np.array([np.nan]))
+
+
+def _slice_chips(chips: FaceChips, start: int, stop: int) -> FaceChips:
+    return FaceChips(
+        {size: faces[start:stop] for size, faces in chips.chips.items()},
+        chips.landmarks[start:stop],
+        chips.roll[start:stop],
+    )
 
 
 def _concatenate_chips(parts: list[FaceChips], sizes: Sequence[int]) -> FaceChips:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from ..detection.base import FaceDetector, resize_rgb
 from ..errors import MediaError
 from ..io import DecodingGap, Frame, VideoInfo, VideoSource, load_image
 from ..options import AnalysisOptions
@@ -148,21 +149,38 @@ def _frame_bytes(frame: Frame) -> int:
     return frame.image.nbytes + (frame.reduced.nbytes if frame.reduced is not None else 0)
 
 
-def _image_bytes(item: tuple[str, NDArray[np.uint8]]) -> int:
-    return item[1].nbytes
+def _image_bytes(item: tuple[str, NDArray[np.uint8], NDArray[np.uint8] | None]) -> int:
+    return item[1].nbytes + (item[2].nbytes if item[2] is not None else 0)
 
 
 def _load_all(
-    sources: Iterable[str], on_error: ErrorHandler, url_timeout: float
-) -> Iterator[tuple[str, NDArray[np.uint8]]]:
+    sources: Iterable[str], on_error: ErrorHandler, url_timeout: float, detector: FaceDetector | None
+) -> Iterator[tuple[str, NDArray[np.uint8], NDArray[np.uint8] | None]]:
+    """``(source, image, reduced)`` per readable image, ``reduced`` its copy shrunk for ``detector``.
+
+    The copy is the one the detector would make itself (its
+    :meth:`~FaceDetector.reduced_size`, by the same :func:`resize_rgb`: the same
+    pixels, so the same faces), made here so that the loading thread does it
+    rather than the detection thread.
+    """
     for source in sources:
         try:
-            yield str(source), load_image(source, deadline=url_timeout)
+            image = load_image(source, deadline=url_timeout)
+            reduced = _shrunk(image, detector) if detector is not None else None
         except MediaError as error:
             on_error(error)
+            continue
         except Exception as error:  # a bug or a file no check foresaw: this image fails, the others go on
             log.debug("%s: unexpected failure", source, exc_info=True)
             on_error(MediaError(source, f"{type(error).__name__}: {error}"))
+            continue
+        yield str(source), image, reduced
+        del image, reduced  # not held while the next one loads
+
+
+def _shrunk(image: NDArray[np.uint8], detector: FaceDetector) -> NDArray[np.uint8] | None:
+    size = detector.reduced_size(*image.shape[:2])
+    return None if size is None else resize_rgb(image, size[1], size[0])
 
 
 def iter_images(
@@ -175,9 +193,15 @@ def iter_images(
 
     With ``preprocessed``, each image is a face crop: it is classified whole,
     without detection.
+
+    Three threads overlap: loading (decoding, and shrinking each image for
+    the detector), detection and alignment, and classification, batched
+    across images (:meth:`FaceAnalyzer.analyze_stream`).
     """
+    detector = None if preprocessed else analyzer.detector
     loaded = prefetch(
-        _load_all(sources, on_error, analyzer.options.url_timeout), maxsize=16, name="load-images", max_bytes=FRAMES_AHEAD_BYTES, size=_image_bytes
+        _load_all(sources, on_error, analyzer.options.url_timeout, detector),
+        maxsize=16, name="load-images", max_bytes=FRAMES_AHEAD_BYTES, size=_image_bytes,
     )
     for source, faces in analyzer.analyze_stream(loaded, detect=not preprocessed):
         if not preprocessed and len(faces) == 0:
