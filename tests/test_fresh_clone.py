@@ -36,6 +36,13 @@ def _clean_environment() -> dict[str, str]:
     return env
 
 
+def _last_lines(text: str, count: int) -> str:
+    """The last ``count`` lines that say something (a progress bar's last state; no pip index warnings)."""
+    lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    kept = [line for line in lines if line.strip() and not line.startswith("WARNING: Location")]
+    return "\n".join(kept[-count:])
+
+
 @pytest.mark.slow
 def test_quick_start_in_a_fresh_clone(tmp_path: Path, capsys: pytest.CaptureFixture):
     (block,) = [block for block in readme_blocks() if block.kind == "fresh-clone"]
@@ -49,8 +56,7 @@ def test_quick_start_in_a_fresh_clone(tmp_path: Path, capsys: pytest.CaptureFixt
         ["bash", "-e", "-o", "pipefail", "-c", block.code], cwd=clone, env=_clean_environment(),
         capture_output=True, text=True, timeout=1800,
     )
-    output = completed.stdout + completed.stderr
-    tail = "\n".join(line for line in output.splitlines() if not line.startswith("WARNING: Location"))[-3000:]
+    tail = f"stderr:\n{_last_lines(completed.stderr, 12)}\nstdout:\n{_last_lines(completed.stdout, 8)}"
     with capsys.disabled():
         print(f"\nfresh clone of {head.stdout.strip()[:12]}, README line {block.line}, exit {completed.returncode}:"
               f"\n{tail}")
