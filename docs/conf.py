@@ -9,8 +9,10 @@ Nothing is fetched from the network: no intersphinx, no remote images.
 Three things are generated at each build, into git-ignored folders, so that
 the site cannot drift from the code and the README:
 
-- ``docs/_generated/readme_*.md``: sections of the README, cut out by their
-  headings (``_ext/readme_sections.py``), that the pages include;
+- ``docs/_generated/readme_*.md``: the sections of the README that the site
+  shows as they are (introduction, quick start, usage, columns, Python API),
+  cut out by their headings (``_ext/readme_sections.py``); the README is the
+  short user guide, the detail (method, every number) lives in the pages;
 - ``docs/_generated/columns.md``: the columns of every table, in order, from
   the package's own constants;
 - ``docs/_generated/architecture_graph.md``: the folder dependency graph (an
@@ -91,16 +93,7 @@ def _write_generated() -> None:
             "readme_quickstart": Section("Quick start"),
             "readme_usage": Section("Usage", lead_only=True),
             "readme_columns": Section("Columns"),
-            "readme_options": Section("Options"),
             "readme_python_api": Section("Python API"),
-            "readme_exports": Section("Exports"),
-            "readme_live": Section("Live analysis"),
-            "readme_distributed": Section("Distributed analysis"),
-            "readme_tracking": Section("Face tracking"),
-            "readme_accuracy": Section("Accuracy and bias"),
-            "readme_models": Section("Models"),
-            "readme_built": Section("How it is built"),
-            "readme_media": Section("Sample media and tests"),
         },
     )
     write_columns(generated / "columns.md")

@@ -41,10 +41,22 @@ def shared_available() -> bool:
 
 
 _NOT_RUN: list[str] = []
+_SLOW_NOT_RUN: list[str] = []
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="run the slow tests too (.ci/run does)")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests that need the shared media fail loudly in CI and skip elsewhere when it is absent."""
+    """Slow tests run with ``--slow``; tests that need the shared media fail loudly in CI and skip elsewhere
+    when it is absent. Both say so at the end of the run."""
+    if not config.getoption("--slow"):
+        skip_slow = pytest.mark.skip(reason="slow: run with --slow (as .ci/run does)")
+        for item in items:
+            if "slow" in item.keywords:
+                item.add_marker(skip_slow)
+                _SLOW_NOT_RUN.append(item.nodeid)
     if shared_available():
         return
     if os.environ.get("CI"):
@@ -57,7 +69,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Say plainly when the extended suite was not run."""
+    """Say plainly when the extended suite or the slow tests were not run."""
+    if _SLOW_NOT_RUN:
+        terminalreporter.write_sep(
+            "!", f"SLOW TESTS NOT RUN: {len(_SLOW_NOT_RUN)} ({', '.join(_SLOW_NOT_RUN)}); "
+            "run them with --slow, as .ci/run does", yellow=True,
+        )
     if _NOT_RUN:
         terminalreporter.write_sep(
             "!", f"EXTENDED SUITE NOT RUN: {len(_NOT_RUN)} tests need the media of {SHARED} "

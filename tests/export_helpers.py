@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 
 from inafaceanalyzer.pipeline.results import COLUMNS, format_bbox
+
+from .clips import write_clip
 
 RENDER = shutil.which("ina_face_render") or "ina_face_render"
 ANALYZER = shutil.which("ina_face_analyzer.py") or "ina_face_analyzer.py"
@@ -58,40 +59,8 @@ def make_clip(
     width, height = size
     time_base = time_base or 1 / rate
     pts = list(pts) if pts is not None else list(range(n))
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.time_base = time_base
-        stream.time_base = time_base
-        if rotation is not None:
-            stream.set_display_rotation(rotation)
-        sound = None
-        if audio:
-            sound = out.add_stream(audio, rate=16000)
-            sound.layout = "mono"
-        for i, p in enumerate(pts):
-            frame = av.VideoFrame.from_ndarray(frame_image(i, width, height), format="rgb24")
-            frame.pts, frame.time_base = p, time_base
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-        if sound is not None:
-            seconds = audio_seconds if audio_seconds is not None else float((pts[-1] + 1) * time_base)
-            samples = int(16000 * seconds)
-            tone = (np.sin(np.arange(samples) * 2 * np.pi * 440 / 16000) * 8000).astype(np.int16)
-            fmt = "s16" if audio == "pcm_s16le" else "fltp"
-            data = tone[None, :] if fmt == "s16" else (tone.astype(np.float32) / 32768)[None, :]
-            chunk = 1024
-            for start in range(0, samples, chunk):
-                piece = av.AudioFrame.from_ndarray(np.ascontiguousarray(data[:, start : start + chunk]), format=fmt,
-                                                   layout="mono")
-                piece.sample_rate, piece.pts = 16000, start
-                for packet in sound.encode(piece):
-                    out.mux(packet)
-            for packet in sound.encode():
-                out.mux(packet)
-    return path
+    return write_clip(path, (frame_image(i, width, height) for i in range(len(pts))), rate=rate, codec=codec,
+                      pts=pts, time_base=time_base, rotation=rotation, audio=audio, audio_seconds=audio_seconds)
 
 
 def table(

@@ -11,6 +11,7 @@ import pytest
 
 from inafaceanalyzer.cli.analyze import main as analyze_main
 
+from .clips import write_clip
 from .conftest import BUNDLED, HAMILTON, INDIA, KNUTH, SHARED_VIDEOS
 from .http_helpers import serve_directory
 
@@ -99,17 +100,10 @@ def test_batch_with_bad_inputs_writes_the_good_one_and_names_each_bad_one(tmp_pa
 
 
 def test_video_without_faces_gets_its_header(tmp_path):
-    import av
     import numpy as np
 
     clip = tmp_path / "black.mp4"
-    with av.open(str(clip), "w") as container:
-        stream = container.add_stream("mpeg4", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
-        for _ in range(10):
-            frame = av.VideoFrame.from_ndarray(np.zeros((64, 96, 3), np.uint8), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
+    write_clip(clip, [np.zeros((64, 96, 3), np.uint8)] * 10)
     out = tmp_path / "out"
     proc = run_cli("-i", clip, "-o", out)
     assert proc.returncode == 0, proc.stderr

@@ -77,8 +77,28 @@ def test_readme_documents_the_docs_command():
 
 def test_site_builds_without_warnings(site: Path):
     for page in ("index", "installation", "quickstart", "cli", "engines", "tracking", "exports",
-                 "distributed", "live", "accuracy", "models", "tutorials", "api/index"):
+                 "distributed", "live", "accuracy", "performance", "models", "tutorials", "api/index"):
         assert (site / f"{page}.html").is_file(), page
+
+
+def test_tutorial_pages_show_their_images(site: Path):
+    """Each executed tutorial's page holds at least one image (a plot, a photo), and every file it points to."""
+    notebooks = sorted((REPO / "tutorials").glob("*.ipynb"))
+    assert notebooks
+    for notebook in notebooks:
+        page = site / "tutorials" / f"{notebook.stem}.html"
+        sources = re.findall(r"<img\b[^>]*?\ssrc=\"([^\"]+)\"", page.read_text(encoding="utf-8"))
+        assert sources, f"{page.name}: no image"
+        for source in sources:
+            if not source.startswith("data:image/"):
+                assert (page.parent / html.unescape(source)).resolve().is_file(), f"{page.name}: {source} missing"
+
+
+def test_long_code_lines_wrap_instead_of_being_clipped(site: Path):
+    css = (site / "_static" / "wrap.css").read_text(encoding="utf-8")
+    assert "white-space: pre-wrap" in css and "div.cell_input pre" in css and "div.cell_output pre" in css
+    for page in ("quickstart.html", "tutorials/01_quickstart_video.html"):
+        assert "_static/wrap.css" in (site / page).read_text(encoding="utf-8"), page
 
 
 @pytest.mark.parametrize("target", sorted(_commands()), ids=lambda target: _commands()[target][0])

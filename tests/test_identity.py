@@ -10,10 +10,8 @@ is used as it is.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,12 +27,13 @@ from inafaceanalyzer.identity import (
 )
 from inafaceanalyzer.identity.embedders import hse_embedder
 from inafaceanalyzer.identity.people import embeddings_path
-from inafaceanalyzer.io import VideoSource
 from inafaceanalyzer.pipeline.batch import analyze_video_to_files
 from inafaceanalyzer.pipeline.results import COLUMNS
 from inafaceanalyzer.tracking import TRACK_COLUMNS, tracks_path
 from inafaceanalyzer.tracking.smoothing import TrackStats, averages_of
 
+from . import clips
+from .clips import clip_frames
 from .conftest import SHARED_VIDEOS
 
 KATIE = SHARED_VIDEOS / "SadTalker__WDA_KatieHill_000.mp4"
@@ -43,31 +42,9 @@ CROWD = SHARED_VIDEOS / "facenet-pytorch__video.mp4"
 RATE = 25
 
 
-def _frames(source: Path, start: float, stop: float):
-    for item in VideoSource(source):
-        if item.time >= Fraction(str(stop)):
-            break
-        if item.time >= Fraction(str(start)):
-            yield item.image
-
-
 def write_clip(destination: Path, images) -> Path:
     """RGB images re-encoded as an MPEG-4 clip at 25 fps."""
-    with av.open(str(destination), "w") as out:
-        stream = None
-        for index, image in enumerate(images):
-            if stream is None:
-                stream = out.add_stream("mpeg4", rate=RATE, options={"qscale": "3"})
-                stream.height, stream.width = image.shape[:2]
-                stream.pix_fmt = "yuv420p"
-                stream.codec_context.time_base = Fraction(1, RATE)
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, RATE)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return destination
+    return clips.write_clip(destination, images, rate=RATE, options={"qscale": "3"})
 
 
 def _alone(image: np.ndarray, right: bool) -> np.ndarray:
@@ -83,12 +60,12 @@ def analysed(tmp_path_factory, analyzer):
     folder = tmp_path_factory.mktemp("people")
     builders = {
         # Katie's first 2.5 s, Bob's first 2.5 s, Katie again from 5 s to 8 s
-        "aba": lambda: [*_frames(KATIE, 0, 2.5), *_frames(BOB, 0, 2.5), *_frames(KATIE, 5, 8)],
+        "aba": lambda: [*clip_frames(KATIE, 0, 2.5), *clip_frames(BOB, 0, 2.5), *clip_frames(KATIE, 5, 8)],
         # both side by side for 3 s, then Bob alone on the left, then Katie alone on the right
         "together": lambda: [
-            *(np.concatenate([a, b], axis=1) for a, b in zip(_frames(KATIE, 0, 3), _frames(BOB, 0, 3), strict=False)),
-            *(_alone(b, right=False) for b in _frames(BOB, 5, 7)),
-            *(_alone(a, right=True) for a in _frames(KATIE, 5, 7)),
+            *(np.concatenate([a, b], axis=1) for a, b in zip(clip_frames(KATIE, 0, 3), clip_frames(BOB, 0, 3), strict=False)),
+            *(_alone(b, right=False) for b in clip_frames(BOB, 5, 7)),
+            *(_alone(a, right=True) for a in clip_frames(KATIE, 5, 7)),
         ],
     }
     cache: dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Path]] = {}
@@ -161,7 +138,7 @@ def test_the_crowd_gives_fewer_people_than_tracks_and_never_one_person_twice_in_
 
 @pytest.mark.shared_media
 def test_embeddings_are_written_only_when_asked(tmp_path, analyzer):
-    clip = write_clip(tmp_path / "katie.mp4", _frames(KATIE, 0, 1.6))
+    clip = write_clip(tmp_path / "katie.mp4", clip_frames(KATIE, 0, 1.6))
     plain = tmp_path / "plain" / "katie.csv"
     plain.parent.mkdir()
     analyze_video_to_files(str(clip), plain, AnalysisOptions(engine="videotracking", fps=5), analyzer)

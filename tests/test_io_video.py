@@ -29,6 +29,7 @@ from inafaceanalyzer.errors import MediaError, OptionsError
 from inafaceanalyzer.io import Frame, VideoSource
 from inafaceanalyzer.io.video import NearestTimeSampler, rotate_clockwise
 
+from .clips import write_clip
 from .conftest import HAMILTON, SHARED_VIDEOS
 from .http_helpers import serve_directory
 
@@ -74,25 +75,10 @@ def encode(
     metadata: dict[str, str] | None = None,
 ) -> Path:
     """Encode frames ``pattern(i)`` at presentation times ``pts[i] * time_base``."""
-    with av.open(str(path), "w", options=container_options or {}) as out:
-        stream = out.add_stream(codec, rate=rate, options=options or {})
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.codec_context.time_base = time_base
-        stream.time_base = time_base
-        if rotation is not None:
-            stream.set_display_rotation(rotation)
-        if matrix is not None:
-            stream.set_display_matrix(matrix)
-        if metadata:
-            stream.metadata.update(metadata)
-        for i, p in enumerate(pts):
-            frame = av.VideoFrame.from_ndarray(pattern(i), format="rgb24")
-            frame.pts, frame.time_base = p, time_base
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    pts = list(pts)
+    return write_clip(path, (pattern(i) for i in range(len(pts))), rate=rate, codec=codec, pts=pts,
+                      time_base=time_base, options=options, container_options=container_options,
+                      rotation=rotation, matrix=matrix, metadata=metadata)
 
 
 def cfr(path: Path, n: int, rate: Fraction = Fraction(25), **kwargs: object) -> Path:
@@ -586,17 +572,10 @@ def encode_moving(path: Path, codec: str, options: dict[str, str], vfr: bool = F
         pytest.skip(f"encoder {codec} not in this PyAV build")
     time_base = Fraction(1, 1000) if vfr else Fraction(1, 25)
     stamps = [sum(VFR_STEPS_MS[k % len(VFR_STEPS_MS)] for k in range(i)) for i in range(n)] if vfr else range(n)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=25, options=options)
-        stream.width, stream.height, stream.pix_fmt = SW, SH, "yuv420p"
-        if vfr:
-            stream.codec_context.time_base = stream.time_base = time_base
-        for i, stamp in enumerate(stamps):
-            frame = av.VideoFrame.from_ndarray(moving_pattern(i), format="rgb24")
-            frame.pts, frame.time_base = stamp, time_base
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode())
-    return path
+    frames = (moving_pattern(i) for i in range(n))
+    if vfr:
+        return write_clip(path, frames, codec=codec, options=options, pts=stamps, time_base=time_base)
+    return write_clip(path, frames, codec=codec, options=options)
 
 
 @pytest.fixture(scope="module")
@@ -683,12 +662,7 @@ def test_decoded_frames_counter(clip25: Path) -> None:
 def test_sparse_without_timestamps_decodes_everything(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A raw H.264 stream has no packet timestamps: the full decode gives the answer."""
     clip = tmp_path / "raw.h264"
-    with av.open(str(clip), "w", format="h264") as out:
-        stream = out.add_stream("libx264", rate=25, options={"g": "12"})
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        for i in range(40):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(pattern(i), format="rgb24")))
-        out.mux(stream.encode())
+    write_clip(clip, (pattern(i) for i in range(40)), codec="libx264", options={"g": "12"}, container_format="h264")
     with caplog.at_level(logging.INFO, logger="inafaceanalyzer.io.video"):
         got, expected, sparse, _ = decode_both(clip, 3)
     assert_same_frames(got, expected)

@@ -13,7 +13,6 @@ import threading
 import warnings
 from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +22,7 @@ from inafaceanalyzer.errors import MediaError
 from inafaceanalyzer.io import load_image
 from inafaceanalyzer.pipeline.prefetch import prefetch
 
+from .clips import write_clip
 from .conftest import KNUTH
 
 GIB = 1 << 30
@@ -33,19 +33,15 @@ def make_large_clip(path: Path, side: int, frames: int) -> Path:
     face = Image.open(KNUTH).convert("RGB")
     width = side // 4
     face = np.asarray(face.resize((width, round(face.height * width / face.width))))
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "g": "10"})
-        stream.width = stream.height = side
-        stream.pix_fmt = "yuv420p"
-        for i in range(frames):
-            image = np.full((side, side, 3), 90, dtype=np.uint8)
-            left = side // 4 + 8 * i
-            image[side // 3 : side // 3 + face.shape[0], left : left + width] = face
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+
+    def frame(i: int) -> np.ndarray:
+        image = np.full((side, side, 3), 90, dtype=np.uint8)
+        left = side // 4 + 8 * i
+        image[side // 3 : side // 3 + face.shape[0], left : left + width] = face
+        return image
+
+    return write_clip(path, (frame(i) for i in range(frames)), codec="libx264",
+                      options={"preset": "ultrafast", "g": "10"})
 
 
 # The peak of this process's own memory (VmHWM). Not getrusage's ru_maxrss: on Linux, exec carries the

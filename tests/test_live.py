@@ -32,11 +32,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -63,6 +61,7 @@ from inafaceanalyzer.live.view import render_view
 from inafaceanalyzer.pipeline.results import FrameResult
 
 from .browser import Chromium, open_chromium
+from .clips import write_clip
 from .conftest import SHARED_VIDEOS
 
 KATIE = SHARED_VIDEOS / "SadTalker__WDA_KatieHill_000.mp4"
@@ -77,18 +76,8 @@ CLIP_SECONDS, CLIP_RATE = 2, 25
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2 s, 25 fps, 160x120 MPEG-4 clip, one keyframe per second; frame i has grey level 5 * i."""
     path = tmp_path_factory.mktemp("live") / "ramp.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=CLIP_RATE)
-        stream.width, stream.height, stream.pix_fmt, stream.gop_size = 160, 120, "yuv420p", CLIP_RATE
-        for index in range(CLIP_SECONDS * CLIP_RATE):
-            image = np.full((120, 160, 3), 5 * index, np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, CLIP_RATE)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    frames = (np.full((120, 160, 3), 5 * index, np.uint8) for index in range(CLIP_SECONDS * CLIP_RATE))
+    return write_clip(path, frames, rate=CLIP_RATE, options={"g": str(CLIP_RATE)})
 
 
 def faces(*people: tuple[str, float]) -> Detections:

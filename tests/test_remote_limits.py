@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -21,6 +20,7 @@ from inafaceanalyzer.errors import MediaError
 from inafaceanalyzer.io import VideoSource, load_image
 from inafaceanalyzer.io.remote import RECONNECT_MAX_RETRIES, fetch_bytes
 
+from .clips import write_clip
 from .conftest import KNUTH224
 
 pytestmark = pytest.mark.shared_media
@@ -88,16 +88,8 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A 4 s MPEG-4 clip, moov at the start, so that half of it opens and then ends."""
     path = tmp_path_factory.mktemp("remote") / "clip.mp4"
     rng = np.random.default_rng(0)
-    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
-        stream = out.add_stream("mpeg4", rate=25, options={"qscale": "2"})
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        for _ in range(100):
-            image = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)  # noise: the bytes spread over every frame
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path.read_bytes()
+    noise = (rng.integers(0, 255, (240, 320, 3), dtype=np.uint8) for _ in range(100))  # the bytes spread over every frame
+    return write_clip(path, noise, options={"qscale": "2"}, container_options={"movflags": "faststart"}).read_bytes()
 
 
 def test_video_server_that_closes_half_way_gets_few_requests(clip: bytes) -> None:

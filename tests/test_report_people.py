@@ -26,7 +26,8 @@ from inafaceanalyzer.pipeline.batch import analyze_video_to_files
 from inafaceanalyzer.tracking import tracks_path
 
 from .browser import Chromium, open_chromium
-from .test_identity import BOB, KATIE, _frames, write_clip
+from .clips import clip_frames, write_clip
+from .test_identity import BOB, KATIE
 
 pytestmark = pytest.mark.shared_media
 
@@ -46,7 +47,8 @@ def chromium() -> Iterator[Chromium]:
 def katie_bob_katie(tmp_path_factory, analyzer) -> tuple[Path, Path]:
     """(clip, its table) analysed with the report, at 5 fps."""
     folder = tmp_path_factory.mktemp("people_report")
-    clip = write_clip(folder / "aba.mp4", [*_frames(KATIE, 0, 2.5), *_frames(BOB, 0, 2.5), *_frames(KATIE, 5, 8)])
+    frames = [*clip_frames(KATIE, 0, 2.5), *clip_frames(BOB, 0, 2.5), *clip_frames(KATIE, 5, 8)]
+    clip = write_clip(folder / "aba.mp4", frames, options={"qscale": "3"})
     out = folder / "out"
     out.mkdir()
     table = out / "aba.csv"

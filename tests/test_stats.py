@@ -15,6 +15,7 @@ from inafaceanalyzer import AnalysisOptions, face_statistics, run_batch
 from inafaceanalyzer.cli import stats as stats_cli
 from inafaceanalyzer.export.options import ExportOptions
 
+from .clips import write_clip
 from .conftest import BUNDLED, SHARED_VIDEOS
 
 pytestmark = pytest.mark.shared_media
@@ -43,20 +44,13 @@ def _frames(source: Path, start: float, count: int):
 def build_talking_heads(path: Path) -> dict[str, float]:
     """The clip of :data:`PIECES` (H.264 by PyAV, 25 fps); returns the seconds of each gender on screen."""
     truth = {"f": 0.0, "m": 0.0}
-    with av.open(str(path), "w") as output:
-        stream = output.add_stream("libx264", rate=RATE)
-        stream.width = stream.height = SIDE
-        stream.pix_fmt = "yuv420p"
-        stream.time_base = Fraction(1, RATE)
-        pts = 0
+
+    def frames():
         for source, start, gender in PIECES:
-            for image in _frames(source, start, PIECE_FRAMES):
-                frame = av.VideoFrame.from_image(image)
-                frame.pts = pts
-                pts += 1
-                output.mux(stream.encode(frame))
+            yield from _frames(source, start, PIECE_FRAMES)
             truth[gender] += PIECE_FRAMES / RATE
-        output.mux(stream.encode(None))
+
+    write_clip(path, frames(), rate=RATE, codec="libx264", time_base=Fraction(1, RATE))
     return truth
 
 

@@ -11,6 +11,7 @@ SadTalker clips, re-encoded back to back.
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 import subprocess
@@ -18,7 +19,6 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,6 +42,7 @@ from inafaceanalyzer.tracking.metrics import reference_identities, replay
 from inafaceanalyzer.tracking.smoothing import TrackStats, frontality
 from inafaceanalyzer.tracking.tracker import greedy_match, proximity_matrix
 
+from .clips import clip_frames, write_clip
 from .conftest import HAMILTON, SHARED_VIDEOS
 from .test_detection_libfacedetection import _longest_stall
 
@@ -199,26 +200,8 @@ def test_frontality_prefers_symmetric_faces():
 
 def join_clips(destination: Path, *sources: Path, seconds: float = 3.0, rate: int = 25) -> Path:
     """The first ``seconds`` of each source (same frame size), re-encoded back to back."""
-    with av.open(str(destination), "w") as out:
-        stream = None
-        index = 0
-        for source in sources:
-            for item in VideoSource(source):
-                if item.time >= Fraction(str(seconds)):
-                    break
-                if stream is None:
-                    stream = out.add_stream("mpeg4", rate=rate, options={"qscale": "3"})
-                    stream.height, stream.width = item.image.shape[:2]
-                    stream.pix_fmt = "yuv420p"
-                    stream.codec_context.time_base = Fraction(1, rate)
-                video_frame = av.VideoFrame.from_ndarray(item.image, format="rgb24")
-                video_frame.pts, video_frame.time_base = index, Fraction(1, rate)
-                index += 1
-                for packet in stream.encode(video_frame):
-                    out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return destination
+    frames = itertools.chain.from_iterable(clip_frames(source, 0, seconds) for source in sources)
+    return write_clip(destination, frames, rate=rate, options={"qscale": "3"})
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +17,7 @@ from PIL import Image
 from inafaceanalyzer.errors import MediaError
 from inafaceanalyzer.io import VideoSource
 
+from .clips import write_clip
 from .conftest import KNUTH
 
 pytestmark = pytest.mark.shared_media
@@ -30,19 +30,14 @@ def _clip(path: Path, codec: str) -> Path:
     face = Image.open(KNUTH).convert("RGB")
     face = np.asarray(face.resize((128, round(face.height * 128 / face.width))))
     options = {"preset": "ultrafast", "g": "10"} if codec == "libx264" else {"g": "10", "qscale": "3"}
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=RATE, options=options)
-        stream.width = stream.height = 512
-        stream.pix_fmt = "yuv420p"
-        for i in range(FRAMES):
-            image = np.full((512, 512, 3), 90, dtype=np.uint8)
-            left = 128 + (8 * i) % 128
-            image[170 : 170 + face.shape[0], left : left + 128] = face
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+
+    def frame(i: int) -> np.ndarray:
+        image = np.full((512, 512, 3), 90, dtype=np.uint8)
+        left = 128 + (8 * i) % 128
+        image[170 : 170 + face.shape[0], left : left + 128] = face
+        return image
+
+    return write_clip(path, (frame(i) for i in range(FRAMES)), rate=RATE, codec=codec, options=options)
 
 
 def _damaged(clip: Path, path: Path, count: int = 20_000) -> Path:

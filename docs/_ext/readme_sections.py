@@ -18,6 +18,7 @@ from pathlib import Path
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_DOCS_LINK = re.compile(r"\]\(docs/([^)\s]+)\)")  # [page](docs/x.md) in the README is [page](x.md) in the site
 
 
 class ReadmeSectionError(LookupError):
@@ -88,13 +89,16 @@ def section_body(text: str, section: Section) -> str:
         if i in inner:
             line = "#" * max(1, inner[i] + shift) + line[inner[i] :]
         body.append(line)
-    return "\n".join(body).strip("\n") + "\n"
+    return _DOCS_LINK.sub(r"](\1)", "\n".join(body)).strip("\n") + "\n"
 
 
 def write_sections(readme: Path, target: Path, sections: dict[str, Section]) -> None:
-    """Write ``target/<name>.md`` for each wanted section, rewriting only what changed."""
+    """Write ``target/<name>.md`` for each wanted section, rewriting only what changed; remove the others."""
     text = readme.read_text(encoding="utf-8")
     target.mkdir(exist_ok=True)
+    for stale in target.glob("readme_*.md"):  # a section no page includes any more
+        if stale.stem not in sections:
+            stale.unlink()
     for name, section in sections.items():
         try:
             body = section_body(text, section)
