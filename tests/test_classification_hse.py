@@ -68,6 +68,7 @@ def _faces(classifier_name):
     return analyzer, [analyzer(load_image(path)) for path in (FAMILY, KNUTH)]
 
 
+@pytest.mark.shared_media  # the family and Knuth photos of ../shared
 def test_the_fused_classifier_gives_the_seed_columns_calibrated_and_the_embeddings():
     import numpy as np
 
@@ -92,6 +93,7 @@ def test_the_fused_classifier_gives_the_seed_columns_calibrated_and_the_embeddin
     assert knuth.data["sex_label"][0] == "m" and knuth.data["age_label"][0] > 50
 
 
+@pytest.mark.shared_media  # the family and Knuth photos of ../shared
 def test_one_face_gets_the_same_predictions_alone_and_in_a_batch():
     import numpy as np
 
@@ -106,6 +108,7 @@ def test_one_face_gets_the_same_predictions_alone_and_in_a_batch():
     np.testing.assert_allclose(alone.data["embedding"], family.data["embedding"][1:2], atol=1e-4)
 
 
+@pytest.mark.shared_media  # the family and Knuth photos of ../shared
 def test_the_hse_network_alone_is_selectable_and_the_fused_one_refuses_unfitted_views():
     import pytest
 
