@@ -150,7 +150,7 @@ def test_tls_needs_the_ca_and_a_certificate(tmp_path):
 def test_analyze_many_on_a_local_cluster(tmp_path, analyzer):
     from distributed import Client, LocalCluster
 
-    from inafaceanalyzer.pipeline.batch import analyze_video_to_files
+    from inafaceanalyzer.runs import analyze_video_to_files
 
     options = AnalysisOptions(fps=1)
     reference = tmp_path / "reference.csv"

@@ -22,7 +22,7 @@ import pytest
 from inafaceanalyzer import AnalysisOptions
 from inafaceanalyzer.cli import render
 from inafaceanalyzer.identity import people_path
-from inafaceanalyzer.pipeline.batch import analyze_video_to_files
+from inafaceanalyzer.runs import analyze_video_to_files
 from inafaceanalyzer.tracking import tracks_path
 
 from .browser import Chromium, open_chromium

@@ -20,8 +20,8 @@ from .detections import Detections
 from .errors import InaFaceAnalyzerError, MediaError, OptionsError, OutputError
 from .options import AnalysisOptions
 from .pipeline.analyzer import FaceAnalyzer
-from .pipeline.batch import BatchReport, run_batch
 from .pipeline.results import COLUMNS, FrameResult
+from .runs import BatchReport, run_batch
 from .stats import batch_statistics, face_statistics
 
 __all__ = [
