@@ -245,3 +245,41 @@ def test_a_batch_killed_mid_run_then_resumed_gives_the_outputs_of_an_uninterrupt
     # the sidecar holds no wall-clock time: every file, sidecars included, is byte for byte the reference's
     expected = {p.name: p.read_bytes() for p in sorted((tmp_path / "reference").iterdir())}
     assert {name: data for name, (data, _) in final.items()} == expected
+
+
+def test_read_results_reads_a_tracked_run_s_folder_back(clip, tmp_path):
+    from inafaceanalyzer import read_results
+
+    inputs = [str(shutil.copy(clip, tmp_path / f"{name}.mp4")) for name in "ab"]
+    out = tmp_path / "out"
+    report = run_batch(inputs, out, AnalysisOptions(engine="videotracking", fps=5), exports=ExportOptions(stats=True))
+    assert report.ok
+
+    results = read_results(out)
+
+    assert results.videos == ["a", "b"]
+    frames = pd.concat([pd.read_csv(out / "a.csv").assign(video="a"), pd.read_csv(out / "b.csv").assign(video="b")])
+    assert len(results.frames) == len(frames) > 0
+    assert list(results.frames.columns) == ["video", *pd.read_csv(out / "a.csv").columns]
+    assert set(results.tracks.video) == {"a", "b"} and len(results.tracks) == 2 * len(pd.read_csv(out / "a.tracks.csv"))
+    assert set(results.people.video) == {"a", "b"}
+    pd.testing.assert_frame_equal(results.stats, pd.read_csv(out / "batch.stats.csv"))
+    assert set(results.meta) == {"a", "b"}
+    assert results.meta["a"].sampling.rate == 5 and results.meta["a"].engine == "videotracking"
+    assert len(results.meta["a"].analysed.times) == 15
+
+
+def test_a_distributed_job_writes_the_report_stats_and_sidecar_and_follows_the_skip_rule(clip, tmp_path):
+    from inafaceanalyzer.distributed import Job
+    from inafaceanalyzer.distributed.task import run_job
+
+    out = tmp_path / "out"
+    job = Job(str(clip), str(out / "k.csv"), dest_html=str(out / "k.html"), dest_stats=str(out / "k.stats.csv"))
+    record = run_job(job, AnalysisOptions(fps=2).to_dict(), retries=0)
+    assert record.status == "done" and record.warnings == ()
+    assert sorted(p.name for p in out.iterdir()) == ["k.csv", "k.html", "k.meta.json", "k.stats.csv",
+                                                     "k.stats.meta.json", "plotly.min.js"]
+    assert read_meta(out / "k.csv").sampling.rate == 2
+    assert run_job(job, AnalysisOptions(fps=2).to_dict(), retries=0).status == "skipped"
+    assert run_job(job, AnalysisOptions(fps=3).to_dict(), retries=0).status == "done"  # other options: run again
+    assert len(read_meta(out / "k.csv").analysed.times) == 9

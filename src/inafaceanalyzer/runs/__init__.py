@@ -10,10 +10,12 @@ what each input produces.
   (:mod:`inafaceanalyzer.distributed.task`) and, from a table already
   written, ``ina_face_render`` (:func:`render_to_outputs`).
 * :func:`is_finished`: the ``--skip_existing`` rule, local and distributed.
+* :func:`read_results`: a results folder read back (tables and sidecars).
 """
 
 from .batch import BatchReport, Failure, InputWarning, run_batch
 from .names import as_sources, output_stem, video_output_paths
+from .results import Results, read_results
 from .unit import (
     InputOutcome,
     analyze_to_outputs,
@@ -29,6 +31,7 @@ __all__ = [
     "Failure",
     "InputOutcome",
     "InputWarning",
+    "Results",
     "analyze_to_outputs",
     "analyze_video_to_files",
     "as_sources",
@@ -36,6 +39,7 @@ __all__ = [
     "is_finished",
     "output_stem",
     "planned_files",
+    "read_results",
     "render_to_outputs",
     "run_batch",
     "video_output_paths",
