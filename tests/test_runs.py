@@ -283,3 +283,18 @@ def test_a_distributed_job_writes_the_report_stats_and_sidecar_and_follows_the_s
     assert run_job(job, AnalysisOptions(fps=2).to_dict(), retries=0).status == "skipped"
     assert run_job(job, AnalysisOptions(fps=3).to_dict(), retries=0).status == "done"  # other options: run again
     assert len(read_meta(out / "k.csv").analysed.times) == 9
+
+
+def test_outputs_of_the_same_analysis_are_kept_and_those_of_another_are_removed(clip, tmp_path):
+    source = [str(shutil.copy(clip, tmp_path / "a.mp4"))]
+    out = tmp_path / "out"
+    assert run_batch(source, out, AnalysisOptions(fps=1), exports=ExportOptions(ass=True)).ok
+    subtitles = (out / "a.ass").read_bytes()
+
+    assert run_batch(source, out, AnalysisOptions(fps=1)).ok  # the same analysis, without subtitles
+    assert (out / "a.ass").read_bytes() == subtitles
+    assert read_meta(out / "a.csv").outputs == ("a.meta.json", "a.csv", "a.ass")
+
+    assert run_batch(source, out, AnalysisOptions(fps=2)).ok  # another analysis: its subtitles would lie
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "a.meta.json"]
+    assert read_meta(out / "a.csv").outputs == ("a.meta.json", "a.csv")

@@ -16,6 +16,9 @@ the same wherever it runs:
   source's packets, no guess);
 - never over someone else's file: an output path that exists is replaced
   only when the sidecar beside the table names it as an output of ours;
+  outputs of an earlier, different analysis that this one does not write
+  again are removed (they describe another table), those of the same
+  analysis are kept and still listed;
 - ``skip_existing``: an input is finished (:func:`is_finished`) when every
   file asked for exists and the sidecar is of the same analysis (engine,
   sampling, options, model files); it is then not analysed again.
@@ -259,12 +262,17 @@ def analyze_to_outputs(
         _write_derived(source, outputs, files, analysed, timing, progress, outcome)
         names = [os.path.relpath(p, outputs.table.parent) for p in [meta_path(outputs.table), *files.destinations]
                  if Path(p) in set(planned)]
+        same = previous is not None and previous.same_analysis(header)
+        if same:  # the earlier outputs of the same analysis not written again still describe this table
+            names += [os.path.relpath(p, outputs.table.parent) for p in sorted(_listed(previous, outputs.table))
+                      if p.is_file()]
         outcome.meta = meta.with_outputs(list(dict.fromkeys(names)))
         write_meta(outcome.meta, outputs.table)
         files.commit_first(meta_path(outputs.table))
     outcome.written = list(files.committed)
     outcome.rows = writer.rows_written
-    _remove_previous(previous, outputs.table, outcome.written)
+    if not same:
+        _remove_previous(previous, outputs.table, outcome.written)
     return outcome
 
 
@@ -275,7 +283,8 @@ def _json(value: Any) -> str:
 
 
 def _remove_previous(previous: ResultsMeta | None, table: Path, written: Sequence[Path]) -> None:
-    """Delete the files of an earlier analysis of this input that this one did not write again."""
+    """Delete the files of an earlier, different analysis of this input that this one did not write again
+    (they describe another table)."""
     kept = {Path(os.path.normpath(p)) for p in written}
     for path in sorted(_listed(previous, table) - kept):
         if path.is_file():
