@@ -103,14 +103,14 @@ class _ModelCache(threading.local):
 model_cache = _ModelCache()
 
 
-def remove_partials(job: Job) -> list[Path]:
+def remove_partials(job: Job, options: AnalysisOptions | None = None) -> list[Path]:
     """Delete the temporary files an interrupted attempt left beside the job's outputs.
 
     Only files named as temporaries of the job's outputs, its sidecar and
     the tables beside its table
     (:func:`~inafaceanalyzer.export.atomic.remove_stale_temporaries`).
     """
-    return remove_stale_temporaries([*job.outputs, *planned_files(job.video_outputs(), AnalysisOptions())])
+    return remove_stale_temporaries([*job.outputs, *planned_files(job.video_outputs(), options or AnalysisOptions())])
 
 
 def _worker_name() -> str:
@@ -167,7 +167,7 @@ def run_job(
         outputs = job.video_outputs()
         if is_finished(outputs, settings):
             return JobRecord(job, "skipped", worker, time.perf_counter() - started)
-        for removed in remove_partials(job):
+        for removed in remove_partials(job, settings):
             log.warning("removed %s, left by an interrupted attempt", removed)
         analyzer = model_cache.get(settings)
         for attempt in range(retries + 1):

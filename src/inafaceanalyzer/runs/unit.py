@@ -34,7 +34,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from tqdm import tqdm
@@ -53,6 +53,10 @@ from ..pipeline.analyzer import FaceAnalyzer
 from ..pipeline.engines import VideoAnalysis
 from ..pipeline.results import result_rows
 from .names import output_stem
+
+if TYPE_CHECKING:
+    from ..report import VideoSummary
+    from ..stats.files import AnalysedTable
 
 __all__ = [
     "InputOutcome",
@@ -92,8 +96,8 @@ class InputOutcome:
     written: list[Path] = field(default_factory=list)
     gaps: list[DecodingGap] = field(default_factory=list)
     meta: ResultsMeta | None = None
-    summary: Any = None
-    stats: Any = None
+    summary: VideoSummary | None = None
+    stats: AnalysedTable | None = None
     skipped: bool = False
 
 
