@@ -13,7 +13,7 @@ from inafaceanalyzer import AnalysisOptions, analyze_images, iter_video
 from inafaceanalyzer.cli.analyze import main
 from inafaceanalyzer.errors import MediaError, OptionsError
 from inafaceanalyzer.io import load_image
-from inafaceanalyzer.pipeline.batch import run_batch
+from inafaceanalyzer.runs import run_batch
 
 from .conftest import HAMILTON, KNUTH, SHARED_VIDEOS
 
@@ -139,7 +139,7 @@ def test_an_unexpected_failure_of_one_input_is_recorded_and_the_batch_goes_on(tm
     # A scaling so large that the boxes' coordinates overflow to infinity: finite, so valid, but no table can hold it.
     options = AnalysisOptions(engine="videokeyframes", bbox_scaling=1e308)
     sources = [str(SHARED_VIDEOS / "LivePortrait__d11.mp4"), str(tmp_path / "missing.mp4"), str(HAMILTON)]
-    with caplog.at_level(logging.DEBUG, logger="inafaceanalyzer.pipeline.batch"):
+    with caplog.at_level(logging.DEBUG, logger="inafaceanalyzer.runs.batch"):
         report = run_batch(sources, tmp_path / "out", options)
     assert [f.source for f in report.failures] == sources
     reasons = [f.reason for f in report.failures]

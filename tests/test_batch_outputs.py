@@ -136,9 +136,9 @@ def test_a_signal_mid_batch_keeps_what_was_finished_and_leaves_nothing_else(tmp_
     assert f"  {out / 'a.csv'}" in proc.stderr and f"  {out / 'a.ass'}" in proc.stderr, proc.stderr
     left = _files(out)
     assert not [name for name in left if name.endswith(".partial")], left
-    assert left[:2] == ["a.ass", "a.csv"], left
-    stems = {Path(name).stem for name in left}
-    assert len(left) == 2 * len(stems), f"an input has half its outputs: {left}"
+    assert left[:3] == ["a.ass", "a.csv", "a.meta.json"], left
+    stems = {name.split(".")[0] for name in left}
+    assert len(left) == 3 * len(stems), f"an input has part of its outputs: {left}"
     assert f"in progress, left no output: {tmp_path / 'b.mp4'}" in proc.stderr, proc.stderr
     assert pd.read_csv(out / "a.csv").frame.nunique() >= 25  # a whole 10 s clip at 3 frames per second
 
@@ -148,7 +148,7 @@ def test_a_rerun_after_sigterm_removes_stale_temporaries_and_gives_the_same_outp
     proc = _interrupt(_command(inputs, out), [out / "a.csv", out / "a.ass"], signal.SIGTERM)
     assert proc.returncode == 143, proc.stderr
     first = {name: (out / name).read_bytes() for name in _files(out)}
-    assert set(first) == {"a.ass", "a.csv"}
+    assert set(first) == {"a.ass", "a.csv", "a.meta.json"}
     stale = out / ".b.csv.0123abcd.partial"  # as a run killed by SIGKILL leaves it
     stale.write_bytes(b"")
     not_ours = out / ".b.csv.backup.partial"
@@ -158,7 +158,7 @@ def test_a_rerun_after_sigterm_removes_stale_temporaries_and_gives_the_same_outp
 
     assert rerun.returncode == 0, rerun.stderr
     assert f"removed {stale}" in rerun.stderr
-    assert _files(out) == [not_ours.name, "a.ass", "a.csv", "b.ass", "b.csv"]
+    assert _files(out) == [not_ours.name, "a.ass", "a.csv", "a.meta.json", "b.ass", "b.csv", "b.meta.json"]
     for name, data in first.items():
         assert (out / name).read_bytes() == data, f"{name} differs after the rerun"
     assert (out / "b.csv").read_bytes() == first["a.csv"]  # the same video under another name

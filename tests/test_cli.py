@@ -93,7 +93,7 @@ def test_batch_with_bad_inputs_writes_the_good_one_and_names_each_bad_one(tmp_pa
     assert "not found" in proc.stderr
     assert "empty" in proc.stderr
     written = sorted(p.name for p in out.iterdir())
-    assert written == [HAMILTON.stem + ".csv"], written  # no partial file of the bad inputs
+    assert written == [HAMILTON.stem + ".csv", HAMILTON.stem + ".meta.json"], written  # no file of the bad inputs
     good = pd.read_csv(out / (HAMILTON.stem + ".csv"))
     assert good.frame.max() >= 255  # the whole 10 s clip, sampled at 2 fps
     assert len(set(good.frame)) >= 10

@@ -147,10 +147,11 @@ def test_video_engines_read_a_directory_then_render_reads_the_tables_from_one(tm
     assert analyze.main(["--no_progress", "--engine", engine, *extra, "-i", str(videos), "--input_list",
                          str(listing), "-o", str(out)]) == 0
     tables = sorted(p.name for p in out.iterdir())
-    expected = ["LivePortrait__d11.csv", "hamilton.csv"]
+    expected = ["LivePortrait__d11.csv", "LivePortrait__d11.meta.json", "hamilton.csv", "hamilton.meta.json"]
     if engine == "videotracking":
-        expected = ["LivePortrait__d11.csv", "LivePortrait__d11.people.csv", "LivePortrait__d11.tracks.csv",
-                    "hamilton.csv", "hamilton.people.csv", "hamilton.tracks.csv"]
+        expected = ["LivePortrait__d11.csv", "LivePortrait__d11.meta.json", "LivePortrait__d11.people.csv",
+                    "LivePortrait__d11.tracks.csv", "hamilton.csv", "hamilton.meta.json", "hamilton.people.csv",
+                    "hamilton.tracks.csv"]
     assert tables == expected
     if engine != "videokeyframes":
         return

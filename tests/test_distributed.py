@@ -150,7 +150,7 @@ def test_tls_needs_the_ca_and_a_certificate(tmp_path):
 def test_analyze_many_on_a_local_cluster(tmp_path, analyzer):
     from distributed import Client, LocalCluster
 
-    from inafaceanalyzer.pipeline.batch import analyze_video_to_files
+    from inafaceanalyzer.runs import analyze_video_to_files
 
     options = AnalysisOptions(fps=1)
     reference = tmp_path / "reference.csv"
@@ -210,12 +210,14 @@ def test_server_submits_to_an_existing_cluster_and_leaves_it_running(tmp_path):
 
 def test_exports_are_passed_only_when_a_job_asks_for_them(tmp_path):
     from inafaceanalyzer.distributed.runner import check_jobs
-    from inafaceanalyzer.distributed.task import export_keywords
+    from inafaceanalyzer.export.options import VideoOutputs
 
     csv_only = Job("a.mp4", str(tmp_path / "a.csv"))
-    with_exports = Job("b.mp4", str(tmp_path / "b.csv"), str(tmp_path / "b.ass"), str(tmp_path / "b.mp4"))
-    assert export_keywords(csv_only) == {}
-    assert export_keywords(with_exports) == {"ass_path": tmp_path / "b.ass", "mp4_path": tmp_path / "b.mp4"}
+    with_exports = Job("b.mp4", str(tmp_path / "b.csv"), str(tmp_path / "b.ass"), str(tmp_path / "b.mp4"),
+                       str(tmp_path / "b.html"), str(tmp_path / "b.stats.csv"))
+    assert csv_only.video_outputs() == VideoOutputs(tmp_path / "a.csv")
+    assert with_exports.video_outputs() == VideoOutputs(tmp_path / "b.csv", tmp_path / "b.ass", tmp_path / "b.mp4",
+                                                        tmp_path / "b.html", tmp_path / "b.stats.csv")
     check_jobs([csv_only], AnalysisOptions())
     check_jobs([with_exports], AnalysisOptions())
     with pytest.raises(OptionsError, match="videos"):

@@ -87,7 +87,7 @@ def test_ten_minute_ntsc_file_does_not_drift(tmp_path, rate):
     assert list(frames.times) == [f.time_s for f in VideoSource(clip, fps=1)]  # the analysis' frames
     df = table(frames.times, [[(4, 4, 20, 20)]] * len(frames.times))
     path = tmp_path / "long.ass"
-    export_annotations(clip, df, ass_path=path, sampling=Sampling(fps=1, known=True))
+    export_annotations(clip, df, ass_path=path, sampling=Sampling(1))
     events = [e for e in pysubs2.load(str(path)).events if e.style == "Box"]
     last = events[-1]
     index = round(599 * rate)  # the frame nearest 599 s
@@ -151,6 +151,6 @@ def test_file_without_offset_has_event_starts_equal_to_time_s(tmp_path):
     assert read_timing(clip).player_offset == 0
     times = [f.time_s for f in VideoSource(clip, fps=5)]
     df = table(times, [[(10, 10, 40, 40), (50, 10, 80, 40)]] * len(times))
-    export_annotations(clip, df, ass_path=tmp_path / "c.ass", sampling=Sampling(fps=5, known=True))
+    export_annotations(clip, df, ass_path=tmp_path / "c.ass", sampling=Sampling(5))
     boxes = [e for e in pysubs2.load(str(tmp_path / "c.ass")).events if e.style == "Box"]
     assert sorted(e.start for e in boxes) == sorted(centiseconds(t) * 10 for t in df.time_s)

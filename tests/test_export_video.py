@@ -70,7 +70,7 @@ def test_every_frame_boxes_held_and_audio_kept(tmp_path):
     df = table(times, [[(20, 12, 60, 52)]] * len(times))
     df = df[df.time_s < 1.0]  # faces in the first second only
     out = tmp_path / "out" / "clip.mp4"
-    export_annotations(clip, df, mp4_path=out, sampling=Sampling(fps=5, known=True))
+    export_annotations(clip, df, mp4_path=out, sampling=Sampling(5))
 
     info = streams_of(out)
     assert info["codec"] == "h264" and info["frames"] == 50
@@ -94,7 +94,7 @@ def test_rotated_source_comes_out_upright(tmp_path):
     times = [f.time_s for f in upright]
     df = table(times, [[(8, 40, 40, 72)]] * len(times))
     out = tmp_path / "phone_out.mp4"
-    export_annotations(clip, df, mp4_path=out, sampling=Sampling(known=True))
+    export_annotations(clip, df, mp4_path=out, sampling=Sampling())
     info = streams_of(out)
     assert info["size"] == (64, 96) and info["frames"] == 10
     with av.open(str(out)) as container:
@@ -111,7 +111,7 @@ def test_variable_frame_rate_times_are_kept(tmp_path):
     clip = make_clip(tmp_path / "vfr.mp4", len(pts), pts=pts, time_base=Fraction(1, 1000))
     df = table([0.0, 0.2], [[(10, 10, 40, 40)], [(12, 10, 42, 40)]])
     out = tmp_path / "vfr_out.mp4"
-    export_annotations(clip, df, mp4_path=out, sampling=Sampling(known=True))
+    export_annotations(clip, df, mp4_path=out, sampling=Sampling())
     assert [f.time for f in frames_of(out)] == [f.time for f in frames_of(clip)]
 
 
@@ -119,7 +119,7 @@ def test_pcm_audio_is_reencoded_to_aac_and_odd_sizes_are_padded(tmp_path):
     clip = make_clip(tmp_path / "odd.mkv", 25, size=(95, 63), codec="ffv1", audio="pcm_s16le")
     df = table([0.0], [[(10, 10, 50, 50)]])
     out = tmp_path / "odd.mp4"
-    export_annotations(clip, df, mp4_path=out, sampling=Sampling(known=True))
+    export_annotations(clip, df, mp4_path=out, sampling=Sampling())
     info = streams_of(out)
     assert info["frames"] == 25 and info["size"] == (96, 64)
     assert info["audio"][0][0] == "aac"

@@ -27,8 +27,9 @@ from inafaceanalyzer.identity import (
 )
 from inafaceanalyzer.identity.embedders import hse_embedder
 from inafaceanalyzer.identity.people import embeddings_path
-from inafaceanalyzer.pipeline.batch import analyze_video_to_files
+from inafaceanalyzer.io import VideoSource
 from inafaceanalyzer.pipeline.results import COLUMNS
+from inafaceanalyzer.runs import analyze_video_to_files
 from inafaceanalyzer.tracking import TRACK_COLUMNS, tracks_path
 from inafaceanalyzer.tracking.smoothing import TrackStats, averages_of
 

@@ -168,7 +168,7 @@ def test_tracked_report_counts_tracks_and_their_screen_time(tmp_path, chromium):
 
     out = tmp_path / "out"
     proc = run(RENDER, "--html_report", "--ass_subtitle_export", "-i", tmp_path / "tracked.csv",
-               tmp_path / "tracked.tracks.csv", "--video", clip, "-o", out)
+               tmp_path / "tracked.tracks.csv", "--video", clip, "--fps", "5", "-o", out)
     assert proc.returncode == 0, proc.stderr
     assert not (out / "tracked.tracks.html").exists()  # the tracks file is not a table to draw
     page = out / "tracked.html"

@@ -22,7 +22,7 @@ import pytest
 from inafaceanalyzer import AnalysisOptions
 from inafaceanalyzer.cli import render
 from inafaceanalyzer.identity import people_path
-from inafaceanalyzer.pipeline.batch import analyze_video_to_files
+from inafaceanalyzer.runs import analyze_video_to_files
 from inafaceanalyzer.tracking import tracks_path
 
 from .browser import Chromium, open_chromium
@@ -127,6 +127,8 @@ def test_a_table_without_person_ids_gets_the_gallery_of_tracks(katie_bob_katie, 
     tracks = pd.read_csv(tracks_path(table)).drop(columns="person_id")
     pd.read_csv(table).drop(columns="person_id").to_csv(bare / table.name, index=False)
     tracks.to_csv(bare / tracks_path(table).name, index=False)
+    sidecar = table.with_name(f"{table.stem}.meta.json")  # the same analysis: its frames
+    (bare / sidecar.name).write_bytes(sidecar.read_bytes())
     out = tmp_path / "out"
     assert render.main(["--no_progress", "--html_report", "-i", str(bare / table.name), "--video", str(clip),
                         "-o", str(out)]) == 0

@@ -26,9 +26,9 @@ import pytest
 from inafaceanalyzer import AnalysisOptions, Detections
 from inafaceanalyzer.io import Frame, VideoSource
 from inafaceanalyzer.options import TRACKERS
-from inafaceanalyzer.pipeline.batch import analyze_video_to_files
 from inafaceanalyzer.pipeline.engines import VideoAnalysis
 from inafaceanalyzer.pipeline.results import COLUMNS
+from inafaceanalyzer.runs import analyze_video_to_files
 from inafaceanalyzer.tracking import (
     FOLLOWERS,
     TRACK_COLUMNS,

@@ -7,6 +7,8 @@ The public API:
 - :func:`analyze_images`, :func:`analyze_preprocessed_images`: image files.
 - :class:`FaceAnalyzer`: the models, to load once and share between calls.
 - :func:`run_batch`: the batch run behind ``ina_face_analyzer.py``.
+- :func:`read_results`: a results folder read back: frames, tracks, people
+  and statistics, with each table's sidecar (:class:`Results`).
 - :func:`face_statistics`, :func:`batch_statistics`: screen time by gender and
   age band with intervals and bias correction (:mod:`inafaceanalyzer.stats`).
 - :class:`Detections`, :class:`FrameResult`: the result types.
@@ -20,8 +22,8 @@ from .detections import Detections
 from .errors import InaFaceAnalyzerError, MediaError, OptionsError, OutputError
 from .options import AnalysisOptions
 from .pipeline.analyzer import FaceAnalyzer
-from .pipeline.batch import BatchReport, run_batch
 from .pipeline.results import COLUMNS, FrameResult
+from .runs import BatchReport, Results, read_results, run_batch
 from .stats import batch_statistics, face_statistics
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "MediaError",
     "OptionsError",
     "OutputError",
+    "Results",
     "__version__",
     "analyze_images",
     "analyze_preprocessed_images",
@@ -42,5 +45,6 @@ __all__ = [
     "batch_statistics",
     "face_statistics",
     "iter_video",
+    "read_results",
     "run_batch",
 ]

@@ -21,9 +21,9 @@ import pandas as pd
 from .errors import MediaError
 from .options import AnalysisOptions
 from .pipeline.analyzer import FaceAnalyzer
-from .pipeline.batch import as_sources
 from .pipeline.engines import VideoAnalysis, iter_images
 from .pipeline.results import results_dataframe
+from .runs.names import as_sources
 
 __all__ = ["analyze_images", "analyze_video", "iter_video", "analyze_preprocessed_images"]
 

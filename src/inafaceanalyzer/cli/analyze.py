@@ -39,7 +39,7 @@ from .arguments import (
 )
 
 if TYPE_CHECKING:
-    from ..pipeline.batch import BatchReport
+    from ..runs import BatchReport
 
 __all__ = ["build_parser", "main"]
 
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inputs = inputs_from_args(parser, args.input, args.input_list,
                               VIDEO_EXTENSIONS if options.is_video else IMAGE_EXTENSIONS)
 
-    from ..pipeline.batch import BatchReport, run_batch
+    from ..runs import BatchReport, run_batch
 
     report = BatchReport()
     try:
@@ -173,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "%d input(s), %d face row(s), %d failure(s), %.1f s",
         len(inputs), report.faces, len(report.failures), report.seconds,
     )
+    if report.skipped:
+        log.info("%d input(s) finished already, skipped (--skip_existing)", len(report.skipped))
     if report.warnings:
         print_warnings([(w.source, w.message) for w in report.warnings])
     if report.failures:

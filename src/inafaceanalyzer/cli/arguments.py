@@ -187,6 +187,10 @@ def add_export_arguments(parser: argparse.ArgumentParser, tables: bool = True) -
         group.add_argument("--stats", action="store_true",
                            help="also write <name>.stats.csv per video and batch.stats.csv for the run: screen "
                            "time by gender and age band with intervals and bias correction (see ina_face_stats)")
+        group.add_argument("--skip_existing", action="store_true",
+                           help="video engines: leave the inputs whose outputs asked for all exist with a "
+                           "<name>.meta.json of the same analysis (engine, sampling, options, model files); "
+                           "resumes an interrupted batch")
 
 
 def exports_from_args(args: argparse.Namespace):
@@ -199,6 +203,7 @@ def exports_from_args(args: argparse.Namespace):
         mp4=args.mp4_export,
         html_report=args.html_report,
         stats=getattr(args, "stats", False),
+        skip_existing=getattr(args, "skip_existing", False),
     )
 
 

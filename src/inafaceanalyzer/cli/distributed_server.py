@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report
 
     try:
-        if all(job.is_complete() for job in jobs):  # nothing for workers to do: no scheduler to start
+        if all(job.is_complete(options) for job in jobs):  # nothing for workers to do: no scheduler to start
             report = analyze_many(jobs, options, None, record=record)
         elif args.scheduler:
             report = run(args.scheduler, own_scheduler=False)

@@ -10,8 +10,11 @@ can be looked at later::
 Tables and videos are paired by name (``clip.csv`` with ``clip.mp4``), or
 in order when there is one of each. ``<name>.tracks.csv`` files given with
 the tables are used as tracks, not drawn. The frames the analysis sampled
-are rebuilt from ``--fps`` / ``--keyframes`` when given, else inferred from
-the table. ``--person_overrides FILE`` (one table) applies a user's
+are those the table's sidecar ``<name>.meta.json`` lists (written by the
+run, :mod:`inafaceanalyzer.export.sidecar`); a table without one is drawn
+only when ``--fps``, ``--keyframes`` or ``--every_frame`` says the sampling
+the analysis used, and ``--video`` gives its source, whose packets rebuild
+the frames exactly. ``--person_overrides FILE`` (one table) applies a user's
 ``person_id,gender,age`` corrections (:mod:`inafaceanalyzer.identity.overrides`)
 to the people's smoothed gender and age before drawing; the report says so.
 
@@ -25,14 +28,14 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 from ..errors import MediaError, OptionsError, OutputError
-from ..export.atomic import OutputSet
-from ..export.options import BATCH_REPORT_NAME
+from ..export.options import BATCH_REPORT_NAME, VideoOutputs
 from ..export.table import table_stem
 from ..io.inputs import TABLE_EXTENSIONS, VIDEO_EXTENSIONS, expand_inputs
-from ..pipeline.batch import output_stem
+from ..runs.names import output_stem
 from .arguments import (
     add_export_arguments,
     add_input_list_argument,
@@ -65,10 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "with the tables by name; needed for subtitles and MP4, optional for reports (thumbnails)")
     group.add_argument("-o", dest="output", metavar="DIRECTORY", default=None,
                        help="directory of the outputs (created if missing; default: each table's directory)")
-    sampling = parser.add_argument_group("the analysis' sampling (default: inferred from the table)")
+    sampling = parser.add_argument_group(
+        "the analysis' sampling (default: the table's <name>.meta.json; needed, with --video, for a table without it)")
     exclusive = sampling.add_mutually_exclusive_group()
     exclusive.add_argument("--fps", type=float, default=None,
-                           help="the --fps the analysis used (every analysed frame is rebuilt exactly)")
+                           help="the --fps the analysis used (every analysed frame is rebuilt exactly from --video)")
     exclusive.add_argument("--keyframes", action="store_true", help="the analysis used --engine videokeyframes")
     exclusive.add_argument("--every_frame", action="store_true", help="the analysis used every frame (no --fps)")
     group.add_argument("--person_overrides", metavar="FILE", default=None,
@@ -152,47 +156,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OptionsError as error:
             parser.error(str(error))
 
-    from ..export.render import Sampling, export_annotations
-    from ..report import load_video_data, write_batch_report, write_video_report
+    from ..io.sampling import Sampling
+    from ..report import write_batch_report
+    from ..runs import render_to_outputs
 
-    known = args.fps is not None or args.keyframes or args.every_frame
-    sampling = Sampling(fps=args.fps, keyframes=args.keyframes, known=known)
+    sampling = None
+    if args.fps is not None or args.keyframes or args.every_frame:
+        sampling = Sampling(Fraction(str(args.fps)) if args.fps is not None else None, keyframes=args.keyframes)
     progress = not (args.no_progress or args.quiet)
     failures: list[tuple[str, str]] = []
     summaries = []
     for table, video in pairs:
         directory = Path(args.output) if args.output else table.parent
         name = table_stem(table)
+        outputs = VideoOutputs(
+            table=directory / name,
+            ass=directory / f"{name}.ass" if args.ass_subtitle_export else None,
+            mp4=directory / f"{name}.mp4" if args.mp4_export else None,
+            report=directory / f"{name}.html" if args.html_report else None,
+        )
         try:
-            with OutputSet():  # the files of one table appear together or not at all
-                directory.mkdir(parents=True, exist_ok=True)
-                results, tracks = (table, None) if overrides is None else _with_overrides(table, overrides)
-                rendered = None
-                if args.ass_subtitle_export or args.mp4_export:
-                    rendered = export_annotations(
-                        video,  # type: ignore[arg-type]
-                        results,
-                        ass_path=directory / f"{name}.ass" if args.ass_subtitle_export else None,
-                        mp4_path=directory / f"{name}.mp4" if args.mp4_export else None,
-                        sampling=sampling,
-                        progress=progress,
-                    )
-                if args.html_report:
-                    report_path = directory / f"{name}.html"
-                    data = load_video_data(
-                        results, name=name, source=video, sampling=sampling,
-                        timing=rendered.timing if rendered else None, analysed=rendered.analysed if rendered else None,
-                        tracks=tracks,
-                    )
-                    if overrides is not None:
-                        data.notes.append(f"Gender and age of {len(overrides)} person(s) corrected by the user "
-                                          f"({Path(args.person_overrides).name})")
-                    summaries.append(write_video_report(report_path, data))
-                    log.info("wrote %s", report_path)
+            directory.mkdir(parents=True, exist_ok=True)
+            results, tracks = (None, None) if overrides is None else _with_overrides(table, overrides)
+            notes = [] if overrides is None else [
+                f"Gender and age of {len(overrides)} person(s) corrected by the user ({Path(args.person_overrides).name})"]
+            outcome = render_to_outputs(table, outputs, source=video, sampling=sampling, results=results,
+                                        tracks=tracks, notes=notes, progress=progress)
+            if outcome.summary is not None:
+                summaries.append(outcome.summary)
         except MediaError as error:
             failures.append((str(error.source), error.reason))
         except (OptionsError, ValueError, OutputError) as error:
-            failures.append((str(table), str(error)))
+            failures.append((str(table), str(error).removeprefix(f"{table}: ")))
         except OSError as error:
             failures.append((str(table), f"cannot write: {error.strerror or error}"))
     if args.html_report and len(pairs) > 1 and summaries:

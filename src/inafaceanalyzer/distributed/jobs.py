@@ -1,9 +1,11 @@
 """Jobs of a distributed campaign: one video in, one table (and optional exports) out.
 
 A job list is a CSV file with the seed's columns: ``source_path`` and
-``dest_csv`` are required, ``dest_ass`` and ``dest_mp4`` are optional (an
+``dest_csv`` are required, ``dest_ass``, ``dest_mp4``, ``dest_html`` (the
+video's report) and ``dest_stats`` (its statistics table) are optional (an
 empty cell asks for no such export); any other column is an error, so that a
-typo does not silently drop an output.
+typo does not silently drop an output. Every job also writes its table's
+sidecar, ``<name>.meta.json`` beside ``dest_csv``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ __all__ = ["JOB_COLUMNS", "Job", "JobListError", "as_job", "check_destinations",
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("source_path", "dest_csv")
-JOB_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, "dest_ass", "dest_mp4")
+JOB_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, "dest_ass", "dest_mp4", "dest_html", "dest_stats")
+_DESTINATIONS: tuple[str, ...] = JOB_COLUMNS[1:]
 
 
 class JobListError(InaFaceAnalyzerError, ValueError):
@@ -40,6 +43,8 @@ class Job:
         dest_csv: the table to write.
         dest_ass: ASS subtitles to write, or ``None``.
         dest_mp4: MP4 video with the faces drawn, or ``None``.
+        dest_html: the video's HTML report, or ``None``.
+        dest_stats: the video's statistics table (``.csv`` or ``.parquet``), or ``None``.
         line: the job's line in its job list, when read from one (for messages).
     """
 
@@ -47,6 +52,8 @@ class Job:
     dest_csv: str
     dest_ass: str | None = None
     dest_mp4: str | None = None
+    dest_html: str | None = None
+    dest_stats: str | None = None
     line: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
@@ -57,8 +64,18 @@ class Job:
 
     @property
     def outputs(self) -> tuple[Path, ...]:
-        """Every file the job writes."""
-        return tuple(Path(p) for p in (self.dest_csv, self.dest_ass, self.dest_mp4) if p)
+        """Every file the job asks for (the sidecar and the tables beside the table come with them)."""
+        return tuple(Path(getattr(self, c)) for c in _DESTINATIONS if getattr(self, c))
+
+    def video_outputs(self):  # noqa: ANN201 - export.options imported lazily
+        """The job's outputs as the runs layer takes them (:class:`~inafaceanalyzer.export.options.VideoOutputs`)."""
+        from ..export.options import VideoOutputs
+
+        def path(value: str | None) -> Path | None:
+            return Path(value) if value else None
+
+        return VideoOutputs(table=Path(self.dest_csv), ass=path(self.dest_ass), mp4=path(self.dest_mp4),
+                            report=path(self.dest_html), stats=path(self.dest_stats))
 
     @property
     def label(self) -> str:
@@ -67,7 +84,7 @@ class Job:
 
     def destinations(self) -> tuple[tuple[str, str], ...]:
         """``(column, path)`` of every output the job asks for."""
-        return tuple((c, getattr(self, c)) for c in ("dest_csv", "dest_ass", "dest_mp4") if getattr(self, c))
+        return tuple((c, getattr(self, c)) for c in _DESTINATIONS if getattr(self, c))
 
     def check_outputs(self) -> None:
         """Refuse the job, as this machine sees its files, when an output is its source or a directory.
@@ -83,9 +100,18 @@ class Job:
             if os.path.isdir(path):
                 raise JobListError(f"{self.label}: {column} {path} is a directory; give the file to write")
 
-    def is_complete(self) -> bool:
-        """Whether every output already exists (the skip rule of a restarted campaign)."""
-        return all(path.is_file() for path in self.outputs)
+    def is_complete(self, options=None) -> bool:  # noqa: ANN001 - AnalysisOptions
+        """Whether the job is finished (the skip rule of a restarted campaign).
+
+        With ``options``, the rule of every run (:func:`inafaceanalyzer.runs.is_finished`):
+        its outputs all exist with a sidecar of the same analysis; without,
+        only that its outputs exist.
+        """
+        if options is None:
+            return all(path.is_file() for path in self.outputs)
+        from ..runs import is_finished
+
+        return is_finished(self.video_outputs(), options)
 
     def row(self) -> dict[str, str]:
         """The job as a row of a job list (empty cells for absent exports)."""

@@ -18,7 +18,7 @@ __all__ = ["RECORD_COLUMNS", "JobRecord", "RecordWriter", "record_path_for"]
 Status = Literal["done", "skipped", "failed"]
 
 RECORD_COLUMNS: tuple[str, ...] = (
-    *JOB_COLUMNS, "status", "worker", "duration_s", "faces", "error", "traceback",
+    *JOB_COLUMNS, "status", "worker", "duration_s", "faces", "warnings", "error", "traceback",
 )
 
 
@@ -34,6 +34,8 @@ class JobRecord:
             the server).
         duration_s: wall time of the last attempt on the worker.
         faces: face rows written (``done`` only).
+        warnings: stretches of the video that could not be decoded (the
+            table holds every frame that did), in words; ``" | "``-joined in the record.
         error: why it failed, in words a user can act on.
         traceback: the worker's traceback of the failure.
     """
@@ -43,6 +45,7 @@ class JobRecord:
     worker: str = ""
     duration_s: float | None = None
     faces: int | None = None
+    warnings: tuple[str, ...] = ()
     error: str = ""
     traceback: str = ""
 
@@ -57,7 +60,7 @@ class JobRecord:
         faces = "" if self.faces is None else self.faces
         return {
             **self.job.row(), "status": self.status, "worker": self.worker, "duration_s": duration,
-            "faces": faces, "error": self.error, "traceback": self.traceback,
+            "faces": faces, "warnings": " | ".join(self.warnings), "error": self.error, "traceback": self.traceback,
         }
 
 

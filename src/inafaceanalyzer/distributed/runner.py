@@ -124,7 +124,8 @@ def analyze_many(
             error, traceback of each job); ``None`` writes none.
         progress: show a progress bar on stderr.
         shuffle: submit the jobs in random order.
-        skip_existing: skip jobs whose outputs all exist.
+        skip_existing: skip finished jobs: outputs all there, with a sidecar
+            of the same analysis (:func:`inafaceanalyzer.runs.is_finished`).
         max_in_flight: jobs submitted to the scheduler at once.
 
     Returns:
@@ -142,13 +143,13 @@ def analyze_many(
     try:
         to_run = []
         for index, job in enumerate(job_list):
-            if skip_existing and job.is_complete():
+            if skip_existing and job.is_complete(options):
                 records[index] = JobRecord(job, "skipped")
                 if writer:
                     writer.add(records[index])
             else:
                 to_run.append(index)
-        log.info("%d job(s): %d to run, %d skipped (outputs exist)", len(job_list), len(to_run), len(records))
+        log.info("%d job(s): %d to run, %d skipped (finished)", len(job_list), len(to_run), len(records))
         if shuffle:
             random.shuffle(to_run)
         if to_run and client is None:

@@ -16,6 +16,11 @@ Failure policy (one job's trouble never stops the others):
 * the worker process dies mid-job: Dask runs the job again on another
   worker (up to ``distributed.scheduler.allowed-failures`` deaths); the
   rerun first removes the dead attempt's temporary files.
+
+The job's outputs are written by the same unit of work as a local batch's
+(:func:`inafaceanalyzer.runs.analyze_to_outputs`): all together, with the
+table's sidecar, the report and statistics when the job asks for them, and
+the stretches that could not be decoded in the record's ``warnings``.
 """
 
 from __future__ import annotations
@@ -34,14 +39,13 @@ from ..errors import MediaError, OptionsError
 from ..export.atomic import remove_stale_temporaries
 from ..options import AnalysisOptions
 from ..pipeline.analyzer import FaceAnalyzer
-from ..pipeline.batch import analyze_video_to_files
+from ..runs import analyze_to_outputs, is_finished, planned_files
 from .jobs import Job, JobListError
 from .record import JobRecord
 
 __all__ = [
     "THREADS_CONFIG",
     "JobError",
-    "export_keywords",
     "model_cache",
     "remove_partials",
     "run_job",
@@ -99,23 +103,14 @@ class _ModelCache(threading.local):
 model_cache = _ModelCache()
 
 
-def export_keywords(job: Job) -> dict[str, Path]:
-    """The export keywords of :func:`analyze_video_to_files` a job asks for (none for a CSV-only job)."""
-    keywords: dict[str, Path] = {}
-    if job.dest_ass:
-        keywords["ass_path"] = Path(job.dest_ass)
-    if job.dest_mp4:
-        keywords["mp4_path"] = Path(job.dest_mp4)
-    return keywords
-
-
-def remove_partials(job: Job) -> list[Path]:
+def remove_partials(job: Job, options: AnalysisOptions | None = None) -> list[Path]:
     """Delete the temporary files an interrupted attempt left beside the job's outputs.
 
-    Only files named as temporaries of the job's outputs
+    Only files named as temporaries of the job's outputs, its sidecar and
+    the tables beside its table
     (:func:`~inafaceanalyzer.export.atomic.remove_stale_temporaries`).
     """
-    return remove_stale_temporaries(job.outputs)
+    return remove_stale_temporaries([*job.outputs, *planned_files(job.video_outputs(), options or AnalysisOptions())])
 
 
 def _worker_name() -> str:
@@ -167,18 +162,18 @@ def run_job(
     except JobListError as error:
         log.error("%s", error)
         return JobRecord(job, "failed", worker, time.perf_counter() - started, error=str(error))
-    if job.is_complete():
-        return JobRecord(job, "skipped", worker, time.perf_counter() - started)
     try:
         settings = _options_here(options)
-        keywords = export_keywords(job)
-        for removed in remove_partials(job):
+        outputs = job.video_outputs()
+        if is_finished(outputs, settings):
+            return JobRecord(job, "skipped", worker, time.perf_counter() - started)
+        for removed in remove_partials(job, settings):
             log.warning("removed %s, left by an interrupted attempt", removed)
         analyzer = model_cache.get(settings)
         for attempt in range(retries + 1):
             log.info("analysing %s -> %s", job.source_path, job.dest_csv)
             try:
-                faces = analyze_video_to_files(job.source_path, Path(job.dest_csv), settings, analyzer, **keywords)
+                outcome = analyze_to_outputs(job.source_path, outputs, settings, analyzer=analyzer)
             except OptionsError as error:  # e.g. dest_mp4 is the source: no retry can help
                 log.error("%s: %s", job.source_path, error)
                 return JobRecord(job, "failed", worker, time.perf_counter() - started,
@@ -192,8 +187,12 @@ def run_job(
                 log.error("%s", error)
                 return JobRecord(job, "failed", worker, time.perf_counter() - started,
                                  error=error.reason, traceback=traceback.format_exc())
-            log.info("wrote %s (%d face rows)", job.dest_csv, faces)
-            return JobRecord(job, "done", worker, time.perf_counter() - started, faces=faces)
+            log.info("wrote %s (%d face rows)", job.dest_csv, outcome.rows)
+            warnings = tuple(gap.describe() for gap in outcome.gaps)
+            for warning in warnings:
+                log.warning("%s: %s", job.source_path, warning)
+            return JobRecord(job, "done", worker, time.perf_counter() - started, faces=outcome.rows,
+                             warnings=warnings)
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"
         log.error("%s: %s", job.source_path, reason)

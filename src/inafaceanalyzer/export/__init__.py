@@ -3,6 +3,9 @@
 - :func:`open_table_writer`, :func:`read_table`: streaming, atomic table
   writers (``.csv`` or ``.parquet``) and their reader;
 - :class:`ExportOptions`: which of these a batch run writes;
+- :class:`ResultsMeta`, :func:`read_meta`: a table's sidecar
+  ``<name>.meta.json`` (:mod:`.sidecar`: the sampling, options, model files
+  and analysed frames of the run that wrote it);
 - :func:`export_annotations`: ASS subtitles and/or an annotated MP4 of a
   video from its results table, for live runs and re-rendering alike;
 - underneath: :mod:`.timeline` (which frames were analysed, exact times),
@@ -18,6 +21,7 @@ all are complete (:class:`OutputSet`).
 from .atomic import OutputSet, atomic_path
 from .options import ExportOptions
 from .render import Sampling, export_annotations
+from .sidecar import ResultsMeta, meta_path, read_meta
 from .table import TABLE_FORMATS, CsvTableWriter, ParquetTableWriter, open_table_writer, read_table
 
 __all__ = [
@@ -26,9 +30,12 @@ __all__ = [
     "ExportOptions",
     "OutputSet",
     "ParquetTableWriter",
+    "ResultsMeta",
     "Sampling",
     "atomic_path",
     "export_annotations",
+    "meta_path",
     "open_table_writer",
+    "read_meta",
     "read_table",
 ]

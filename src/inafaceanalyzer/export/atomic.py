@@ -127,6 +127,21 @@ class OutputSet:
         """Whether ``destination`` is written and waits for the commit."""
         return isinstance(destination, (str, os.PathLike)) and Path(destination) in self._temporaries
 
+    @property
+    def destinations(self) -> list[Path]:
+        """The outputs written and waiting for the commit, in commit order."""
+        return list(self._temporaries)
+
+    def commit_first(self, destination: str | os.PathLike[str]) -> None:
+        """Rename ``destination`` (already written) before the others at the commit.
+
+        A run killed in the middle of the commit then leaves this file (a
+        sidecar that names the set) rather than files that nothing names.
+        """
+        destination = Path(destination)
+        temporary = self._temporaries.pop(destination)
+        self._temporaries = {destination: temporary, **self._temporaries}
+
     def pending(self, destination: str | os.PathLike[str]) -> Path:
         """Where ``destination``'s content is now: its temporary file until the commit."""
         destination = Path(destination)

@@ -44,6 +44,10 @@ class ExportOptions:
             there are several videos.
         stats: write ``<name>.stats.csv`` per video and ``batch.stats.csv`` for
             the run (:mod:`inafaceanalyzer.stats`; ``.parquet`` with that format).
+        skip_existing: leave an input whose outputs asked for all exist, with a
+            sidecar ``<name>.meta.json`` of the same analysis (engine,
+            sampling, options, model files): it is not analysed again
+            (:func:`inafaceanalyzer.runs.is_finished`).
     """
 
     table_format: str = "csv"
@@ -51,6 +55,7 @@ class ExportOptions:
     mp4: bool = False
     html_report: bool = False
     stats: bool = False
+    skip_existing: bool = False
 
     def __post_init__(self) -> None:
         if self.table_format not in TABLE_FORMATS:

@@ -1,9 +1,11 @@
 """Subtitles and annotated video from a results table and its source: for live runs and re-rendering.
 
-A live run knows which frames it analysed and passes their times; a
-re-rendering rebuilds them from the sampling the analysis used (``fps`` or
-``keyframes``), or infers it from the table (see
-:func:`~.timeline.infer_analysed_frames`).
+A run knows which frames it analysed and passes their times (and writes
+them in the table's sidecar, :mod:`.sidecar`, where a re-rendering reads
+them); given only the sampling the analysis used
+(:class:`~inafaceanalyzer.io.sampling.Sampling`), they are rebuilt from the
+source's packets; given neither, they are inferred from the table (see
+:func:`~.timeline.infer_analysed_frames`), a guess.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 from ..errors import OptionsError
 from ..io import is_url
 from ..io.packets import VideoTiming, read_timing
+from ..io.sampling import Sampling
 from .overlay import build_overlay
 from .table import read_table
 from .timeline import AnalysedFrames, analysed_frames, infer_analysed_frames
@@ -27,21 +30,6 @@ from .timeline import AnalysedFrames, analysed_frames, infer_analysed_frames
 __all__ = ["Rendered", "Sampling", "check_not_source", "export_annotations", "resolve_analysed_frames"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How the analysis picked its frames, when re-rendering needs to know.
-
-    Attributes:
-        fps: the analysis' ``--fps`` (``None``: every frame, or unknown).
-        keyframes: the analysis used keyframes only (``videokeyframes``).
-        known: whether these settings are the analysis' (else inferred from the table).
-    """
-
-    fps: float | None = None
-    keyframes: bool = False
-    known: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,9 +48,10 @@ def resolve_analysed_frames(
 ) -> AnalysedFrames:
     """The analysed frames of ``table``: recorded (``analysed``), rebuilt (``sampling``) or inferred.
 
-    ``timing`` must hold the packets (:func:`~inafaceanalyzer.io.packets.read_timing`) unless
-    ``analysed`` is given; without a source (``timing`` ``None``) the frames
-    are inferred from the table alone.
+    ``timing`` must hold the packets (:func:`~inafaceanalyzer.io.packets.read_timing`) to
+    rebuild them from ``sampling``; without ``analysed`` and without a
+    source (``timing`` ``None``) or a sampling, the frames are inferred from
+    the table alone (marked not exact).
     """
     table_times = pd.to_numeric(table.get("time_s", pd.Series(dtype=float)), errors="coerce").dropna().to_numpy()
     if isinstance(analysed, AnalysedFrames):
@@ -70,8 +59,8 @@ def resolve_analysed_frames(
     if analysed is not None:
         end = float(timing.end) if timing is not None else (max(analysed) if len(analysed) else 0.0)
         return AnalysedFrames.from_times(np.asarray(analysed, np.float64), end)
-    if timing is not None and timing.frame_count and sampling is not None and sampling.known:
-        return analysed_frames(timing, fps=sampling.fps, keyframes=sampling.keyframes)
+    if timing is not None and timing.frame_count and sampling is not None:
+        return analysed_frames(timing, fps=sampling.rate, keyframes=sampling.keyframes)
     return infer_analysed_frames(table_times, timing)
 
 

@@ -113,13 +113,16 @@ class ParquetTableWriter:
     Column types are fixed by the known columns (``frame`` int or, for
     images, string; scores float; labels string; ``face_id`` int), others by
     their first value. Cells that are ``None`` or NaN are nulls.
+    ``metadata`` (text keys and values) goes into the schema's metadata.
     """
 
     def __init__(
-        self, destination: str | os.PathLike[str], columns: Sequence[str], row_group_size: int = 65_536
+        self, destination: str | os.PathLike[str], columns: Sequence[str], row_group_size: int = 65_536,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         self.destination = Path(destination)
         self.columns = list(columns)
+        self.metadata = dict(metadata or {})
         self.row_group_size = row_group_size
         self._stack = ExitStack()
         self._buffer: list[Mapping[str, Any]] = []
@@ -150,7 +153,8 @@ class ParquetTableWriter:
             for column in self.columns
         }
         if self._schema is None:
-            self._schema = pa.schema([(column, _arrow_type(column, data[column])) for column in self.columns])
+            self._schema = pa.schema([(column, _arrow_type(column, data[column])) for column in self.columns],
+                                     metadata=self.metadata or None)
             self._writer = pq.ParquetWriter(self._handle, self._schema, compression="zstd")
         self._writer.write_table(pa.table(data, schema=self._schema))
         self._buffer = []
@@ -187,11 +191,12 @@ def _close(stack: ExitStack, finish: Callable[[], None], exc_type, exc, tb) -> b
 
 
 def open_table_writer(
-    destination: str | os.PathLike[str], columns: Sequence[str]
+    destination: str | os.PathLike[str], columns: Sequence[str], metadata: Mapping[str, str] | None = None
 ) -> CsvTableWriter | ParquetTableWriter:
-    """The writer for ``destination``'s format: Parquet for ``.parquet``, else CSV."""
+    """The writer for ``destination``'s format: Parquet for ``.parquet`` (with ``metadata`` in its
+    schema), else CSV (whose facts go in the sidecar only, :mod:`~inafaceanalyzer.export.sidecar`)."""
     if Path(destination).suffix.lower() == ".parquet":
-        return ParquetTableWriter(destination, columns)
+        return ParquetTableWriter(destination, columns, metadata=metadata)
     return CsvTableWriter(destination, columns)
 
 

@@ -12,16 +12,114 @@ anything is decoded (:mod:`inafaceanalyzer.io.sparse`) as on decoded frames.
 
 Rates are exact fractions; ``_as_rate`` reads the ``fps`` a user gives
 (floats through their decimal text, so ``29.97`` means ``2997/100``).
+
+:class:`Sampling` is the value that says how an analysis picks its frames
+(rate or every frame, keyframes only, detection period). It is decided once,
+from the options (:meth:`Sampling.from_options`), handed to the decoder, the
+progress bar and the tracker, and written with the results (the
+``<name>.meta.json`` sidecar, :mod:`inafaceanalyzer.export.sidecar`), so that
+no later stage re-derives or guesses it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from ..errors import OptionsError
 
-__all__ = ["NearestTimeSampler", "as_rate", "sample_times"]
+__all__ = ["NearestTimeSampler", "Sampling", "as_rate", "is_keyframes_engine", "sample_times"]
+
+
+def is_keyframes_engine(engine: str) -> bool:
+    """Whether an engine analyses keyframes only (the one place that says so by name)."""
+    from ..options import ENGINES
+
+    return ENGINES[engine].keyframes_only
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How an analysis picks the frames of a video, decided once from the options.
+
+    Attributes:
+        rate: frames per second as an exact fraction (``Fraction(30000, 1001)``),
+            or ``None`` for every frame (every keyframe with ``keyframes``).
+        keyframes: only keyframes are decoded (``videokeyframes``).
+        detect_period: ``videotracking``: detection on one analysed frame in
+            this many, tracking in between (1 elsewhere).
+    """
+
+    rate: Fraction | None = None
+    keyframes: bool = False
+    detect_period: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate", as_rate(self.rate))
+        if isinstance(self.detect_period, bool) or not isinstance(self.detect_period, int) or self.detect_period < 1:
+            raise OptionsError(f"detect_period must be an integer >= 1, not {self.detect_period!r}")
+
+    @classmethod
+    def from_options(cls, options: Any) -> Sampling:
+        """The sampling of :class:`~inafaceanalyzer.options.AnalysisOptions` (``fps``, ``engine``, ``detect_period``)."""
+        return cls(as_rate(options.fps), is_keyframes_engine(options.engine), int(options.detect_period))
+
+    @property
+    def every_frame(self) -> bool:
+        """Whether every decoded frame (every keyframe with :attr:`keyframes`) is analysed."""
+        return self.rate is None
+
+    def effective_rate(self, frame_rate: Fraction | None) -> Fraction | None:
+        """The rate that thins the frames of a stream at ``frame_rate``: ``None`` when it keeps them all."""
+        if self.rate is None or (frame_rate is not None and self.rate >= frame_rate):
+            return None
+        return self.rate
+
+    def period(self, frame_rate: Fraction | None) -> Fraction:
+        """Seconds between analysed frames: ``1 / rate``, or one frame at ``frame_rate`` (0 when unknown)."""
+        rate = self.effective_rate(frame_rate)
+        if rate is not None:
+            return 1 / rate
+        return 1 / Fraction(frame_rate) if frame_rate else Fraction(0)
+
+    def expected_frames(self, frame_rate: Fraction | None, duration: Fraction | None,
+                        frame_count: int | None) -> int | None:
+        """How many frames this sampling keeps of a stream, for progress bars (``None`` if unknown)."""
+        if self.keyframes:
+            return None
+        rate = self.effective_rate(frame_rate)
+        if rate is None:
+            return frame_count
+        if duration is None:
+            return None
+        return int(duration * rate) + 1
+
+    def describe(self) -> str:
+        """In words, for logs and reports: ``"2 frames per second"``, ``"every keyframe"``..."""
+        what = "keyframe" if self.keyframes else "frame"
+        text = f"every {what}" if self.rate is None else f"the {what} nearest to each 1/{self.rate} s"
+        return text + (f", detection every {self.detect_period} analysed frames" if self.detect_period > 1 else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values; the rate as exact text (``"30000/1001"``, ``"2"``) or ``None``."""
+        return {"rate": None if self.rate is None else str(self.rate), "keyframes": self.keyframes,
+                "detect_period": self.detect_period}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Sampling:
+        """The inverse of :meth:`to_dict`.
+
+        Raises:
+            OptionsError: a value is missing or not valid.
+        """
+        try:
+            rate = values["rate"]
+            return cls(None if rate is None else Fraction(str(rate)), bool(values["keyframes"]),
+                       int(values["detect_period"]))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+            raise OptionsError(f"not a sampling: {values!r} ({error})") from error
 
 
 class NearestTimeSampler:

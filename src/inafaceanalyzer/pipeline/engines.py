@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from numpy.typing import NDArray
 from ..detection.base import FaceDetector, resize_rgb
 from ..errors import MediaError
 from ..io import DecodingGap, Frame, VideoInfo, VideoSource, load_image
+from ..io.sampling import Sampling
 from ..options import AnalysisOptions
 from .analyzer import FaceAnalyzer
 from .prefetch import prefetch
@@ -54,13 +54,7 @@ def is_photo(info: VideoInfo) -> bool:
 
 def expected_frame_count(info: VideoInfo, options: AnalysisOptions) -> int | None:
     """How many frames the sampling will keep, for progress bars (``None`` if unknown)."""
-    if options.engine_spec.keyframes_only:
-        return None
-    if options.fps is None or (info.frame_rate is not None and options.fps >= info.frame_rate):
-        return info.frame_count
-    if info.duration is None:
-        return None
-    return int(info.duration * Fraction(str(options.fps))) + 1
+    return Sampling.from_options(options).expected_frames(info.frame_rate, info.duration, info.frame_count)
 
 
 class VideoAnalysis:
@@ -76,16 +70,22 @@ class VideoAnalysis:
         source: path or URL of the video.
         options: analysis settings (engine ``video`` or ``videokeyframes``).
         analyzer: models to use (built from ``options`` if not given).
+
+    Attributes:
+        sampling: how the frames are picked (decided once from ``options``;
+            the decoder, the progress bar and the tracker read it, and it is
+            written with the results).
     """
 
     def __init__(self, source: str, options: AnalysisOptions, analyzer: FaceAnalyzer | None = None) -> None:
         self.source = str(source)
         self.options = options
+        self.sampling = Sampling.from_options(options)
         self.analyzer = analyzer or FaceAnalyzer(options)
         self.video = VideoSource(
             self.source,
-            fps=options.fps,
-            keyframes_only=options.engine_spec.keyframes_only,
+            fps=self.sampling.rate,
+            keyframes_only=self.sampling.keyframes,
             strict=options.strict_decoding,
             deadline=options.url_timeout,
         )
@@ -111,7 +111,7 @@ class VideoAnalysis:
     @property
     def expected_frames(self) -> int | None:
         """Number of frames that will be analysed, when known in advance."""
-        return expected_frame_count(self.info, self.options)
+        return self.sampling.expected_frames(self.info.frame_rate, self.info.duration, self.info.frame_count)
 
     def frames(self) -> Iterator[Frame]:
         """The sampled frames, decoded in a background thread.

@@ -29,6 +29,7 @@ import pandas as pd
 
 from ..export.overlay import gender_column, parse_bboxes
 from ..export.render import Sampling, resolve_analysed_frames
+from ..export.sidecar import read_meta
 from ..export.table import find_tracks_file, read_table, table_stem
 from ..export.timeline import AnalysedFrames
 from ..io.packets import VideoTiming, read_timing
@@ -341,27 +342,32 @@ def load_video_data(
 
     Args:
         table: the results (DataFrame, or CSV or Parquet file; a file's
-            ``<name>.tracks.csv`` is found beside it).
+            ``<name>.tracks.csv`` is found beside it, and its
+            ``<name>.meta.json`` gives the analysed frames).
         name: the video's name (default: the table file's stem).
         source: the video (for its timing and thumbnails), if available.
-        analysed: the times of all analysed frames, when known (live runs).
+        analysed: the times of all analysed frames, when known (a run; else
+            those of the table file's sidecar).
         sampling: else the sampling the analysis used; if neither, it is inferred.
         timing: the source's timing, if already read.
         tracks: the tracks table (default: found beside the table file).
 
     Raises:
         MediaError: the source cannot be read.
+        ValueError: the table's sidecar cannot be read.
     """
     table_path = None if isinstance(table, pd.DataFrame) else Path(table)
     if table_path is not None:
         table = read_table(table_path)
         if tracks is None:
             tracks = find_tracks_file(table_path)
+        if analysed is None and sampling is None and (meta := read_meta(table_path)) is not None:
+            analysed = meta.analysed
     if name is None:
         name = table_stem(table_path) if table_path is not None else "video"
     source_text = os.fspath(source) if source is not None else None
     if source_text is not None and (timing is None or (analysed is None and not timing.frame_count)):
         timing = read_timing(source_text, packets=analysed is None)
     frames = resolve_analysed_frames(table, timing, analysed, sampling)  # type: ignore[arg-type]
-    duration = float(timing.end) if timing is not None else None
+    duration = float(timing.end) if timing is not None else (frames.end if frames.exact else None)
     return video_data(name, table, frames, tracks=tracks, duration_s=duration, source=source_text)

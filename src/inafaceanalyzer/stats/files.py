@@ -1,9 +1,9 @@
 """Results tables in, statistics table out: the files side of :mod:`inafaceanalyzer.stats`.
 
 - :func:`stats_inputs` reads results tables (CSV or Parquet) with the table
-  of tracks found beside each; the analysed frames are those the sampling
-  gives (:func:`~inafaceanalyzer.export.render.resolve_analysed_frames`:
-  inferred from the table when the source is not given);
+  of tracks found beside each; the analysed frames are those its sidecar
+  ``<name>.meta.json`` lists (:mod:`~inafaceanalyzer.export.sidecar`), else
+  inferred from the table (a table written before sidecars existed);
 - :func:`read_groups` reads a user's CSV that maps each video to a group;
 - :func:`write_statistics` writes the table (CSV or Parquet, complete or
   absent) and its metadata as ``<name>.meta.json`` beside it.
@@ -23,6 +23,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..export.atomic import atomic_path
+from ..export.sidecar import read_meta
 from ..export.table import find_tracks_file, read_table, table_stem
 from ..export.timeline import AnalysedFrames
 from ..options import DEFAULT_CLASSIFIER
@@ -71,7 +72,11 @@ def stats_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[StatsInput]:
             raise ValueError(f"{path}: not a results table (no bbox or filename column)")
         tracks_file = find_tracks_file(path)
         tracks = read_table(tracks_file) if tracks_file is not None else None
-        inputs.append(StatsInput(table_stem(path), frames, tracks))
+        meta = read_meta(path)
+        if meta is None:
+            log.warning("%s: no %s.meta.json beside it: its analysed frames are inferred from the table",
+                        path, table_stem(path))
+        inputs.append(StatsInput(table_stem(path), frames, tracks, meta.analysed if meta is not None else None))
     return inputs
 
 
@@ -159,16 +164,18 @@ class AnalysedTable:
 
 
 def write_video_statistics(
-    name: str, table: Path, analysed: Sequence[float], end: Fraction | float | None, path: Path,
+    name: str, table: Path, analysed: Sequence[float] | AnalysedFrames, end: Fraction | float | None, path: Path,
     classifier: str = DEFAULT_CLASSIFIER,
 ) -> AnalysedTable:
     """Write the statistics of one analysed video (the batch's ``--stats``), from its table.
 
-    ``analysed``: the times of every analysed frame; ``end``: the video's end
-    (the last analysed frame holds until then).
+    ``analysed``: the analysed frames, or the times of every analysed frame
+    with ``end``, the video's end (the last analysed frame holds until then).
     """
-    end_s = float(end) if end is not None else (max(analysed) if len(analysed) else 0.0)
-    item = AnalysedTable(name, Path(table), AnalysedFrames.from_times(list(analysed), end_s))
+    if not isinstance(analysed, AnalysedFrames):
+        end_s = float(end) if end is not None else (max(analysed) if len(analysed) else 0.0)
+        analysed = AnalysedFrames.from_times(list(analysed), end_s)
+    item = AnalysedTable(name, Path(table), analysed)
     stats = batch_statistics([item.load()], None, total=False, error_rates=default_error_rates(classifier))
     write_statistics(stats, path, inputs=[str(table)])
     return item

@@ -97,11 +97,7 @@ class TrackingAnalysis(VideoAnalysis):
     @property
     def analysis_period(self) -> Fraction:
         """Seconds between analysed frames: ``1 / fps``, or one frame at the native rate."""
-        rate = self.info.frame_rate
-        fps = Fraction(str(self.options.fps)) if self.options.fps is not None else None
-        if fps is not None and (rate is None or fps < rate):
-            return 1 / fps
-        return 1 / rate if rate else Fraction(0)
+        return self.sampling.period(self.info.frame_rate)
 
     def __iter__(self) -> Iterator[FrameResult]:
         self.tracks = self.people = self._linker = None
