@@ -133,9 +133,12 @@ class AnalysisOptions:
             (face-size aware); ``False`` gives the network's raw scores.
         device: ``cpu``, ``cuda`` or ``auto`` (CUDA when onnxruntime-gpu
             sees a GPU).
-        embeddings: with ``videotracking``, also write each track's face
-            embedding (biometric data, kept in memory otherwise) to
-            ``<name>.embeddings.npz`` beside the table.
+        embeddings: also write the face embeddings (biometric data, kept
+            in memory otherwise) beside the table: with ``videotracking``
+            each track's, to ``<name>.embeddings.npz``; with the other
+            engines each row's, to ``<name>.embeddings.npy`` (the
+            classifier's own embedding, so it must compute one; see
+            :mod:`inafaceanalyzer.export.embeddings`).
         tracker: with ``videotracking``, what follows faces between
             detections: ``mosse`` (batched correlation filters, GIL released)
             or ``dlib`` (the seed's correlation tracker); see
@@ -232,8 +235,14 @@ class AnalysisOptions:
             raise OptionsError(f"the {self.engine} engine analyses images: it takes no fps")
         if self.engine != "videotracking" and self.detect_period != 1:
             raise OptionsError("detect_period only applies to the videotracking engine")
-        if self.engine != "videotracking" and self.embeddings:
-            raise OptionsError("embeddings are only computed by the videotracking engine")
+        if self.embeddings and self.engine != "videotracking":
+            from .classification import classifier_classes
+
+            if not classifier_classes()[self.classifier].embedding_dim:
+                raise OptionsError(
+                    f"embeddings: the {self.classifier} classifier computes no face embedding; "
+                    "use FusedGenderAge or HSEGenderAge, or the videotracking engine (one per track)"
+                )
         if self.tracker not in TRACKERS:
             raise OptionsError(f"tracker must be one of {', '.join(TRACKERS)}, not {self.tracker!r}")
 

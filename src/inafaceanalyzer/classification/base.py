@@ -61,6 +61,9 @@ class FaceClassifier(ABC):
         chip_mirror_edges: chip sizes cut from the image mirrored outward
             where they reach beyond it (see :class:`ChipExtractor`).
         columns: the columns :meth:`predict` returns, seed columns first.
+        embedding_dim: length of the face embedding that :meth:`predict`
+            also returns as ``embedding`` (``(N, embedding_dim)``), 0 for a
+            classifier that computes none.
     """
 
     name: ClassVar[str]
@@ -69,6 +72,7 @@ class FaceClassifier(ABC):
     chip_paddings: ClassVar[dict[int, float]] = {}
     chip_mirror_edges: ClassVar[tuple[int, ...]] = ()
     columns: ClassVar[tuple[str, ...]] = PREDICTION_COLUMNS
+    embedding_dim: ClassVar[int] = 0
 
     @abstractmethod
     def predict(self, chips: FaceChips) -> dict[str, NDArray]:

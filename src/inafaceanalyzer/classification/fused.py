@@ -142,6 +142,7 @@ class FusedGenderAge(FaceClassifier):
     columns: ClassVar[tuple[str, ...]] = (
         "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
     )
+    embedding_dim: ClassVar[int] = 1024
 
     def __init__(
         self,

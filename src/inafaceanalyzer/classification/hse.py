@@ -36,7 +36,7 @@ from ..models import create_session, model_path
 from .base import FaceClassifier, age_to_decfunc
 from .cydral import CHIP_TO_BOX, MIN_CONTRAST, MIN_SHARPNESS, contrast, sharpness
 
-__all__ = ["HSE_SIZE", "HSE_PADDING", "HSENetwork", "HSEGenderAge", "HSEOutputs", "quality_chip"]
+__all__ = ["HSE_SIZE", "HSE_PADDING", "HSENetwork", "HSEGenderAge", "HSEOutputs", "quality_chip", "to_network_input"]
 
 #: side of the network's input
 HSE_SIZE = 224
@@ -52,6 +52,13 @@ _QUALITY_PADDING = 0.2
 
 class HSEOutputs(dict):
     """``logodds`` (N,), ``age_bins`` (N, 100), ``embedding`` (N, 1024), averaged over the views."""
+
+
+def to_network_input(chips: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """The network's input of ``(N, 224, 224, 3)`` uint8 RGB chips: BGR minus the channel means, float32."""
+    x = chips[..., ::-1].astype(np.float32)
+    x -= _MEANS_BGR
+    return x
 
 
 def _logodds(p: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -80,9 +87,7 @@ class HSENetwork:
         for view in views:
             for start in range(0, n, self.batch_size):
                 part = view[start : start + self.batch_size]
-                x = part[..., ::-1].astype(np.float32)
-                x -= _MEANS_BGR
-                p_male, emb, bins = self._session.run(None, {"image": x})
+                p_male, emb, bins = self._session.run(None, {"image": to_network_input(part)})
                 logodds[start : start + len(part)] += _logodds(p_male[:, 0])
                 age_bins[start : start + len(part)] += bins
                 embedding[start : start + len(part)] += emb
@@ -157,6 +162,7 @@ class HSEGenderAge(FaceClassifier):
     columns: ClassVar[tuple[str, ...]] = (
         "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
     )
+    embedding_dim: ClassVar[int] = 1024
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ import posixpath
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -271,6 +272,9 @@ def analyze_video_to_files(
 
         check_not_source(source, mp4_path)
     extras = [_tracks_path(destination)] if options.engine == "videotracking" else []
+    embeddings = _embeddings_writer(destination, options, analyzer)
+    if embeddings is not None:
+        extras.append(embeddings.destination)
     for stale in remove_stale_temporaries([destination, *extras, ass_path, mp4_path, report_path]):
         log.warning("removed %s, left by an interrupted run", stale)
     analysis = _video_engine(options)(source, options, analyzer)
@@ -283,9 +287,11 @@ def analyze_video_to_files(
     )
     analysed: list[float] = []
     with OutputSet() as outputs:
-        with bar, open_table_writer(destination, analysis.columns) as writer:
+        with bar, open_table_writer(destination, analysis.columns) as writer, embeddings or nullcontext():
             for result in analysis:
                 writer.write_rows(result_rows(result, options.engine))
+                if embeddings is not None:
+                    embeddings.write(result.faces)
                 analysed.append(float(result.time_s or 0.0))
                 bar.update(1)
         if gaps is not None:
@@ -303,6 +309,15 @@ def analyze_video_to_files(
     if stats_path is not None and stats_runs is not None:
         stats_runs.append(run)  # once every output of the video is written
     return writer.rows_written
+
+
+def _embeddings_writer(destination: Path, options: AnalysisOptions, analyzer: FaceAnalyzer):
+    """The writer of ``<name>.embeddings.npy`` when ``options.embeddings`` asks for the rows' embeddings."""
+    if not options.embeddings or options.engine == "videotracking":  # videotracking: one per track, its own file
+        return None
+    from ..export.embeddings import EmbeddingsWriter, face_embeddings_path
+
+    return EmbeddingsWriter(face_embeddings_path(destination), analyzer.classifier.embedding_dim)
 
 
 def _write_exports(
@@ -426,17 +441,23 @@ def _run_images(
 ) -> None:
     preprocessed = options.engine == "preprocessed_image"
     on_error = lambda error: report.fail(error.source, error.reason)  # noqa: E731
-    for stale in remove_stale_temporaries([destination]):
+    embeddings = _embeddings_writer(destination, options, analyzer)
+    extras = [embeddings.destination] if embeddings is not None else []
+    for stale in remove_stale_temporaries([destination, *extras]):
         log.warning("removed %s, left by an interrupted run", stale)
     report.in_progress = str(destination)
     try:
         with (
+            OutputSet() as outputs,
             tqdm(total=len(inputs), desc="images", unit="image", disable=not progress) as bar,
             open_table_writer(destination, COLUMNS[options.engine]) as writer,
+            embeddings or nullcontext(),
         ):
             result: FrameResult
             for result in iter_images(inputs, analyzer, on_error, preprocessed=preprocessed):
                 writer.write_rows(result_rows(result, options.engine))
+                if embeddings is not None:
+                    embeddings.write(result.faces)
                 bar.update(1)
     except OutputError as error:
         report.in_progress = None
@@ -454,4 +475,4 @@ def _run_images(
     report.in_progress = None
     report.faces += writer.rows_written
     report.outputs.append(destination)
-    report.written.append(destination)
+    report.written.extend(outputs.committed)
