@@ -79,7 +79,13 @@ def calibration_inputs(folder: Path) -> np.ndarray:
 
 def quantize(folder: Path, target: Path, method: str = "static") -> int:
     """Write the int8 network at ``target``; returns the number of calibration faces (0 for dynamic)."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
 
     source = model_path(SOURCE)
     if method == "dynamic":

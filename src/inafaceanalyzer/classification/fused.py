@@ -46,8 +46,8 @@ from .base import FaceClassifier
 from .cydral import _AGE_BINS as CYDRAL_AGES
 from .cydral import MASTER_PADDING, MASTER_SIZE, CydralGenderAge, network_views
 from .hse import AGES as HSE_AGES
-from .hse import MODELS as HSE_MODELS
 from .hse import HSE_PADDING, HSE_SIZE, HSENetwork, age_columns, gender_columns, reliable_quality
+from .hse import MODELS as HSE_MODELS
 
 __all__ = ["FusedGenderAge", "PARAMETERS_FILE", "UNSURE", "parameters", "raw_features", "gender_design"]
 

@@ -22,7 +22,6 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-
 __all__ = ["HSE_MODEL", "FaceEmbedder", "HseEmbedder", "dlib_shape", "face_chips", "hse_embedder", "normalise"]
 
 HSE_MODEL = "hse-faceres-deep.onnx"
