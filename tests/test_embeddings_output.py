@@ -12,7 +12,7 @@ import pytest
 
 from inafaceanalyzer import AnalysisOptions
 from inafaceanalyzer.errors import OptionsError
-from inafaceanalyzer.export.embeddings import embeddings_dtype, face_embeddings_path
+from inafaceanalyzer.export.embeddings import embeddings_dtype, face_embeddings_path, read_face_embeddings
 from inafaceanalyzer.io import load_image
 from inafaceanalyzer.pipeline.batch import analyze_video_to_files, run_batch
 
@@ -40,7 +40,8 @@ def test_the_image_engine_writes_one_unit_embedding_per_row_that_tells_people_ap
     records = np.load(sidecar)
     assert records.dtype == embeddings_dtype(1024)
     assert list(records["row"]) == list(range(len(table))) and len(table) >= 12
-    vectors = records["embedding"].astype(np.float32)
+    vectors = read_face_embeddings(table_path)
+    assert vectors.shape == (len(table), 1024) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=2e-3)
     # the rows' own faces: the in-memory embedding of the classifier, as written
     faces = analyzer(load_image(KNUTH))

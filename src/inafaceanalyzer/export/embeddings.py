@@ -44,7 +44,7 @@ from ..detections import Detections
 from .atomic import atomic_path
 from .table import table_stem
 
-__all__ = ["EmbeddingsWriter", "embeddings_dtype", "face_embeddings_path"]
+__all__ = ["EmbeddingsWriter", "embeddings_dtype", "face_embeddings_path", "read_face_embeddings"]
 
 #: bytes of the ``.npy`` header (magic, version, length, padded dictionary): room for any count
 _HEADER_BYTES = 128
@@ -68,6 +68,22 @@ def _npy_header(dtype: np.dtype, count: int) -> bytes:
     if len(text) + 1 > room:
         raise ValueError(f"the .npy header of {dtype} does not fit in {_HEADER_BYTES} bytes")
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", room) + (text.ljust(room - 1) + "\n").encode("latin1")
+
+
+def read_face_embeddings(table_path: str | os.PathLike[str]) -> np.ndarray:
+    """The ``(rows, dim)`` float32 embeddings of a table's rows, from its ``<name>.embeddings.npy``.
+
+    Raises:
+        FileNotFoundError: the table has no embeddings file (run with ``--embeddings``).
+        ValueError: the file is not one this module wrote, or its rows are not the table's in order.
+    """
+    path = face_embeddings_path(table_path)
+    records = np.load(path, allow_pickle=False)
+    if records.dtype.names != ("row", "embedding") or records.ndim != 1:
+        raise ValueError(f"{path}: not a per-row embeddings file (fields row, embedding)")
+    if not np.array_equal(records["row"], np.arange(len(records))):
+        raise ValueError(f"{path}: its rows are not 0, 1, 2... in order")
+    return records["embedding"].astype(np.float32)
 
 
 class EmbeddingsWriter:
