@@ -55,6 +55,40 @@ def test_the_converter_reproduces_the_committed_file(tmp_path):
     assert model_path(MODEL).read_bytes() == data
 
 
+def test_the_quantizer_writes_an_int8_network_that_runs(tmp_path):
+    """``tools/quantize_hse.py`` (measured, not shipped: docs/accuracy.md); its dynamic path, which needs no calibration."""
+    pytest.importorskip("onnxruntime.quantization")
+    import numpy as np
+
+    from inafaceanalyzer.classification.hse import HSE_SIZE, to_network_input
+    from inafaceanalyzer.models import create_session
+
+    output = tmp_path / "hse.int8.onnx"
+    subprocess.run(
+        [sys.executable, str(REPO / "tools" / "quantize_hse.py"), str(tmp_path), str(output), "--method", "dynamic"],
+        check=True, capture_output=True,
+    )
+    analyzer, (_, knuth) = _faces("HSEGenderAge")
+    from inafaceanalyzer.io import load_image
+
+    from .conftest import KNUTH
+
+    x = to_network_input(analyzer.align(load_image(KNUTH), knuth).chips[HSE_SIZE])
+    fp32 = create_session(model_path(MODEL), threads=1, device="cpu").run(["embedding"], {"image": x})[0][0]
+    int8 = create_session(output, threads=1, device="cpu").run(["embedding"], {"image": x})[0][0]
+    assert fp32 @ int8 / np.linalg.norm(fp32) / np.linalg.norm(int8) > 0.9
+
+
+def test_the_classifiers_and_the_identity_embedder_share_one_session_of_the_network():
+    from inafaceanalyzer.classification.fused import FusedGenderAge
+    from inafaceanalyzer.classification.hse import HSEGenderAge
+    from inafaceanalyzer.identity.embedders import hse_embedder
+
+    fused = FusedGenderAge(threads=1, device="cpu")
+    assert fused.network._session is HSEGenderAge(threads=1, device="cpu").network._session
+    assert fused.network._session is hse_embedder(1, "cpu")._session
+
+
 # -- the classifiers ------------------------------------------------------------------
 
 

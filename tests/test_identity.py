@@ -154,8 +154,8 @@ def test_embeddings_are_written_only_when_asked(tmp_path, analyzer):
         assert list(data["person_id"]) == list(tracks.person_id)
         assert data["embedding"].shape == (len(tracks), 1024)
         assert np.allclose(np.linalg.norm(data["embedding"], axis=1), 1, atol=1e-5)
-    with pytest.raises(OptionsError, match="videotracking"):
-        AnalysisOptions(engine="video", embeddings=True)
+    with pytest.raises(OptionsError, match="videotracking"):  # the other engines need an embedding classifier
+        AnalysisOptions(engine="video", classifier="CydralGenderAge", embeddings=True)
 
 
 @pytest.mark.shared_media

@@ -25,7 +25,8 @@ import pytest
 from inafaceanalyzer import AnalysisOptions, run_batch
 from inafaceanalyzer.export.options import ExportOptions, VideoOutputs
 from inafaceanalyzer.export.sidecar import PARQUET_KEY, meta_path, read_meta
-from inafaceanalyzer.export.timeline import analysed_frames, read_timing
+from inafaceanalyzer.export.timeline import analysed_frames
+from inafaceanalyzer.io.packets import read_timing
 from inafaceanalyzer.runs import analyze_to_outputs, render_to_outputs
 
 from .conftest import SHARED_VIDEOS

@@ -44,6 +44,7 @@ import numpy as np
 from inafaceanalyzer.alignment.chips import ChipExtractor
 from inafaceanalyzer.classification import fused
 from inafaceanalyzer.classification.fused import FusedGenderAge, gender_design, mixed_age
+from inafaceanalyzer.classification.hse import MODELS as HSE_MODELS
 from inafaceanalyzer.detection import create_detector
 from inafaceanalyzer.evaluation.calibration import face_at_size, fit_logistic
 from inafaceanalyzer.evaluation.dataset import AGE_BUCKETS, load_labelled_set
@@ -64,12 +65,12 @@ _KEYS = ("hse_logodds", "cydral_logodds", "hse_age", "hse_age_sq", "cydral_age",
          "unit_embedding", "size")
 
 
-def collect(root: str, threads: int | None = None) -> dict[str, np.ndarray]:
+def collect(root: str, threads: int | None = None, hse_model: str | None = None) -> dict[str, np.ndarray]:
     """Features of every face and size, with the image index, labels and detector box size."""
     dataset = load_labelled_set(root)
     options = AnalysisOptions(engine="image", min_face_size_px=0, threads=threads, device="cpu")
     detector = create_detector(options)
-    classifier = FusedGenderAge(threads=threads, device="cpu")
+    classifier = FusedGenderAge(threads=threads, device="cpu", hse_model=hse_model)
     extractor = ChipExtractor(
         classifier.chip_sizes, classifier.chip_padding, classifier.chip_paddings, classifier.chip_mirror_edges
     )
@@ -194,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(fused.__file__).parents[1] / "models",
                         help="folder of the two JSON files (default: the package's models/)")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--hse_model", choices=sorted(HSE_MODELS.values()), default=HSE_MODELS["fp32"],
+                        help="the HSE network file the decision is fitted on (and that the classifier then runs)")
     parser.add_argument("--cache", type=Path, default=None,
                         help="an .npz of the collected features: read if it exists, else written")
     args = parser.parse_args(argv)
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         with np.load(args.cache) as cached:
             data = {key: cached[key] for key in cached.files}
     else:
-        data = collect(args.fairface, args.threads)
+        data = collect(args.fairface, args.threads, args.hse_model)
         if args.cache is not None:
             np.savez(args.cache, **data)
     score, age = cross_validate(data)
@@ -225,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             "FairFace, CC BY 4.0, Karkkainen and Joo (2021). No UTKFace image was used. tools/fit_fused.py."
         ),
         "cross_validation": {"folds": FOLDS, "grouped_by": "image", "ridge": RIDGE, "figures": figures},
+        "hse_model": args.hse_model,
         "gender": {"weights": [round(float(w), 6) for w in weights]},
         "age": {"hse_weight": _fit_age_weight(data, data["adult"])},
     }

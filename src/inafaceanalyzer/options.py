@@ -255,9 +255,12 @@ class AnalysisOptions:
             (face-size aware); ``False`` gives the network's raw scores.
         device: ``cpu``, ``cuda`` or ``auto`` (CUDA when onnxruntime-gpu
             sees a GPU).
-        embeddings: with ``videotracking``, also write each track's face
-            embedding (biometric data, kept in memory otherwise) to
-            ``<name>.embeddings.npz`` beside the table.
+        embeddings: also write the face embeddings (biometric data, kept
+            in memory otherwise) beside the table: with ``videotracking``
+            each track's, to ``<name>.embeddings.npz``; with the other
+            engines each row's, to ``<name>.embeddings.npy`` (the
+            classifier's own embedding, so it must compute one; see
+            :mod:`inafaceanalyzer.export.embeddings`).
         tracker: with ``videotracking``, what follows faces between
             detections: ``mosse`` (batched correlation filters, GIL released)
             or ``dlib`` (the seed's correlation tracker); see
@@ -352,8 +355,14 @@ class AnalysisOptions:
             raise OptionsError(f"the {self.engine} engine analyses images: it takes no fps")
         if not engine.tracks and self.detect_period != 1:
             raise OptionsError(f"detect_period only applies to the {_names(ENGINES, 'tracks')} engine")
-        if not engine.tracks and self.embeddings:
-            raise OptionsError(f"embeddings are only computed by the {_names(ENGINES, 'tracks')} engine")
+        if self.embeddings and not engine.tracks:
+            from .classification import classifier_classes
+
+            if not classifier_classes()[self.classifier].embedding_dim:
+                raise OptionsError(
+                    f"embeddings: the {self.classifier} classifier computes no face embedding; "
+                    f"use FusedGenderAge or HSEGenderAge, or the {_names(ENGINES, 'tracks')} engine (one per track)"
+                )
         if self.tracker not in TRACKERS:
             raise OptionsError(f"tracker must be one of {', '.join(TRACKERS)}, not {self.tracker!r}")
 

@@ -72,6 +72,9 @@ class FaceClassifier(ABC):
         auto_tta: what ``tta`` ``auto`` means when faces are detected in
             frames (and detection's cost hides that of the views).
         auto_tta_crops: what it means for face crops (no detection).
+        embedding_dim: length of the face embedding that :meth:`predict`
+            also returns as ``embedding`` (``(N, embedding_dim)``), 0 for a
+            classifier that computes none.
 
     The constructor takes the keyword arguments that
     :func:`~inafaceanalyzer.classification.create_classifier` passes:
@@ -89,6 +92,7 @@ class FaceClassifier(ABC):
     tta_modes: ClassVar[tuple[str, ...]] = ("none", "flip")
     auto_tta: ClassVar[str] = "none"
     auto_tta_crops: ClassVar[str] = "none"
+    embedding_dim: ClassVar[int] = 0
 
     @abstractmethod
     def predict(self, chips: FaceChips) -> dict[str, NDArray]:

@@ -47,6 +47,7 @@ from .cydral import _AGE_BINS as CYDRAL_AGES
 from .cydral import MASTER_PADDING, MASTER_SIZE, CydralGenderAge, network_views
 from .hse import AGES as HSE_AGES
 from .hse import HSE_PADDING, HSE_SIZE, HSENetwork, age_columns, gender_columns, reliable_quality
+from .hse import MODELS as HSE_MODELS
 
 __all__ = ["FusedGenderAge", "PARAMETERS_FILE", "UNSURE", "parameters", "raw_features", "gender_design"]
 
@@ -129,7 +130,11 @@ class FusedGenderAge(FaceClassifier):
             image, averaged; not measured to help, twice the cost).
         calibrate_gender: ``False`` gives the HSE network's raw log-odds
             as ``sex_decfunc`` (no fusion).
-        precision: ``fp32``, or ``int8`` for the Cydral networks (HSE runs in fp32).
+        precision: ``fp32``, or ``int8`` for the Cydral networks. The HSE
+            network is the file the decision was fitted on (``hse_model`` of
+            ``models/fused_gender_age.json``, the fp32 one when absent).
+        hse_model: another HSE network file (:data:`~.hse.MODELS`), for
+            ``tools/fit_fused.py`` that refits the decision on it.
 
     The per-face data also holds ``embedding``: ``(N, 1024)`` float32, the HSE network's.
     """
@@ -143,6 +148,7 @@ class FusedGenderAge(FaceClassifier):
         "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
     )
     description: ClassVar[str] = "HSE and Cydral networks fused, the most accurate and least biased"
+    embedding_dim: ClassVar[int] = 1024
 
     def __init__(
         self,
@@ -153,13 +159,16 @@ class FusedGenderAge(FaceClassifier):
         min_reliable_face_px: float = 30.0,
         calibrate_gender: bool = True,
         precision: str = "fp32",
+        hse_model: str | None = None,
     ) -> None:
         if tta not in ("none", "flip"):
             raise OptionsError(f"the {self.name} classifier takes tta none or flip, not {tta!r}")
         self.tta = tta
         self.min_reliable_face_px = float(min_reliable_face_px)
         self.calibrate_gender = bool(calibrate_gender)
-        self.network = HSENetwork(batch_size, threads, device)
+        if hse_model is None:
+            hse_model = parameters().get("hse_model", HSE_MODELS["fp32"])
+        self.network = HSENetwork(batch_size, threads, device, hse_model)
         self.cydral = CydralGenderAge(
             batch_size=batch_size, threads=threads, device=device, tta=tta,
             min_reliable_face_px=min_reliable_face_px, calibrate_gender=False, precision=precision,

@@ -25,6 +25,7 @@ classification.fused for the calibrated, fused decision).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import ClassVar
 
 import numpy as np
@@ -36,7 +37,7 @@ from ..models import create_session, model_path
 from .base import FaceClassifier, age_to_decfunc
 from .cydral import CHIP_TO_BOX, MIN_CONTRAST, MIN_SHARPNESS, contrast, sharpness
 
-__all__ = ["HSE_SIZE", "HSE_PADDING", "HSENetwork", "HSEGenderAge", "HSEOutputs", "quality_chip"]
+__all__ = ["HSE_SIZE", "HSE_PADDING", "MODELS", "HSENetwork", "HSEGenderAge", "HSEOutputs", "hse_session", "quality_chip", "to_network_input"]
 
 #: side of the network's input
 HSE_SIZE = 224
@@ -54,17 +55,48 @@ class HSEOutputs(dict):
     """``logodds`` (N,), ``age_bins`` (N, 100), ``embedding`` (N, 1024), averaged over the views."""
 
 
+def to_network_input(chips: NDArray[np.uint8]) -> NDArray[np.float32]:
+    """The network's input of ``(N, 224, 224, 3)`` uint8 RGB chips: BGR minus the channel means, float32."""
+    x = chips[..., ::-1].astype(np.float32)
+    x -= _MEANS_BGR
+    return x
+
+
 def _logodds(p: NDArray[np.float64]) -> NDArray[np.float64]:
     p = np.clip(np.asarray(p, dtype=np.float64), np.exp(-_MAX_LOGODDS), 1 - np.exp(-_MAX_LOGODDS))
     return np.log(p) - np.log1p(-p)
 
 
-class HSENetwork:
-    """One ONNX Runtime session of the HSE network, run in batches of ``batch_size`` faces."""
+#: the network files by precision: as converted (fp32). An int8 quantisation
+#: (``tools/quantize_hse.py``) was measured and not kept: see docs/accuracy.md.
+MODELS = {"fp32": "hse-faceres-deep.onnx"}
 
-    def __init__(self, batch_size: int = 32, threads: int | None = None, device: str = "auto") -> None:
+
+@cache
+def hse_session(model: str = MODELS["fp32"], threads: int | None = None, device: str = "auto"):  # noqa: ANN201
+    """One ONNX Runtime session per network file, thread count and device, built on first use.
+
+    Shared by the classifiers and the identity embedder
+    (:mod:`inafaceanalyzer.identity.embedders`): ``run`` is thread-safe.
+    """
+    return create_session(model_path(model), threads=threads, device=device)
+
+
+class HSENetwork:
+    """The HSE network (one cached ONNX Runtime session), run in batches of ``batch_size`` faces.
+
+    Args:
+        model: the network file, one of :data:`MODELS`.
+    """
+
+    def __init__(
+        self, batch_size: int = 32, threads: int | None = None, device: str = "auto", model: str = MODELS["fp32"]
+    ) -> None:
+        if model not in MODELS.values():
+            raise OptionsError(f"the HSE network is one of {', '.join(MODELS.values())}, not {model!r}")
         self.batch_size = int(batch_size)
-        self._session = create_session(model_path("hse-faceres-deep.onnx"), threads=threads, device=device)
+        self.model = model
+        self._session = hse_session(model, threads, device)
 
     def __call__(self, chips: NDArray[np.uint8], mirror: bool = False) -> HSEOutputs:
         """Outputs for ``(N, 224, 224, 3)`` uint8 RGB chips; with ``mirror`` also their mirror images, averaged.
@@ -80,9 +112,7 @@ class HSENetwork:
         for view in views:
             for start in range(0, n, self.batch_size):
                 part = view[start : start + self.batch_size]
-                x = part[..., ::-1].astype(np.float32)
-                x -= _MEANS_BGR
-                p_male, emb, bins = self._session.run(None, {"image": x})
+                p_male, emb, bins = self._session.run(None, {"image": to_network_input(part)})
                 logodds[start : start + len(part)] += _logodds(p_male[:, 0])
                 age_bins[start : start + len(part)] += bins
                 embedding[start : start + len(part)] += emb
@@ -145,7 +175,7 @@ class HSEGenderAge(FaceClassifier):
             ``full`` and ``adaptive`` run ``flip``.
         min_reliable_face_px: faces smaller than this are flagged unreliable.
         calibrate_gender: unused (the network alone is uncalibrated).
-        precision: ``fp32`` only.
+        precision: ``fp32`` only (see :data:`MODELS`).
 
     The per-face data also holds ``embedding``: ``(N, 1024)`` float32.
     """
@@ -158,6 +188,7 @@ class HSEGenderAge(FaceClassifier):
         "sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "age_std", "reliable",
     )
     description: ClassVar[str] = "the HSE network alone"
+    embedding_dim: ClassVar[int] = 1024
 
     def __init__(
         self,
@@ -169,12 +200,12 @@ class HSEGenderAge(FaceClassifier):
         calibrate_gender: bool = True,
         precision: str = "fp32",
     ) -> None:
-        if precision != "fp32":
-            raise OptionsError(f"the {self.name} classifier runs in fp32 only, not {precision!r}")
+        if precision not in MODELS:
+            raise OptionsError(f"the {self.name} classifier runs in {' or '.join(MODELS)}, not {precision!r}")
         del calibrate_gender  # the network alone has no calibration
         self.tta = "none" if tta in ("none", "auto") else "flip"
         self.min_reliable_face_px = float(min_reliable_face_px)
-        self.network = HSENetwork(batch_size, threads, device)
+        self.network = HSENetwork(batch_size, threads, device, MODELS[precision])
 
     def predict(self, chips: FaceChips) -> dict[str, NDArray]:
         chip = chips.chips[HSE_SIZE]

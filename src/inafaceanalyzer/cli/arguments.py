@@ -143,8 +143,9 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[st
                        help="videotracking: detect faces on one analysed frame in DETECT_PERIOD, track "
                        "them in between")
     video.add_argument("--embeddings", action="store_true",
-                       help="videotracking: also write each track's face embedding (biometric data) to "
-                       "<name>.embeddings.npz; without it they stay in memory")
+                       help="also write the face embeddings (biometric data) beside the table: each "
+                       "row's to <name>.embeddings.npy (FusedGenderAge, HSEGenderAge), or with videotracking "
+                       "each track's to <name>.embeddings.npz; without it they stay in memory")
     video.add_argument("--tracker", choices=TRACKERS, default=_DEFAULTS["tracker"],
                        help="videotracking: what follows faces between detections (mosse: batched "
                        "correlation filters, fast; dlib: the seed's correlation tracker)")

@@ -22,13 +22,9 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..models import create_session, model_path
-
 __all__ = ["HSE_MODEL", "FaceEmbedder", "HseEmbedder", "dlib_shape", "face_chips", "hse_embedder", "normalise"]
 
 HSE_MODEL = "hse-faceres-deep.onnx"
-# the HSE network's input: BGR minus these channel means, no scaling
-_BGR_MEANS = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 
 def normalise(vectors: NDArray[np.floating]) -> NDArray[np.float32]:
@@ -103,7 +99,10 @@ class HseEmbedder(FaceEmbedder):
     chip_padding = 0.25
 
     def __init__(self, threads: int | None = None, device: str = "auto") -> None:
-        self._session = create_session(model_path(HSE_MODEL), threads=threads, device=device)
+        from ..classification.hse import hse_session
+
+        # the classifiers' session of the same file (one copy of the network in memory)
+        self._session = hse_session(HSE_MODEL, threads, device)
         self._input = self._session.get_inputs()[0].name
         self._lock = threading.Lock()
 
@@ -113,7 +112,9 @@ class HseEmbedder(FaceEmbedder):
     def embed(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
         if not len(chips):
             return np.zeros((0, self.dim), dtype=np.float32)
-        x = chips[..., ::-1].astype(np.float32) - _BGR_MEANS
+        from ..classification.hse import to_network_input
+
+        x = to_network_input(chips)
         with self._lock:
             (embedding,) = self._session.run(["embedding"], {self._input: x})
         return normalise(embedding)

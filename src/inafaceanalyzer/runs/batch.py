@@ -17,13 +17,14 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from ..errors import InaFaceAnalyzerError, MediaError, OptionsError, OutputError
-from ..export.atomic import directory_error, remove_stale_temporaries
+from ..export.atomic import OutputSet, directory_error, remove_stale_temporaries
 from ..export.options import BATCH_REPORT_NAME, BATCH_STATS_STEM, ExportOptions
 from ..export.table import open_table_writer
 from ..models.integrity import ModelIntegrityError
@@ -32,7 +33,7 @@ from ..pipeline.analyzer import FaceAnalyzer
 from ..pipeline.engines import iter_images
 from ..pipeline.results import FrameResult, result_rows, table_columns
 from .names import as_sources, output_stem, video_output_paths
-from .unit import InputOutcome, analyze_to_outputs, finished_outcome, is_finished
+from .unit import InputOutcome, analyze_to_outputs, face_embeddings_writer, finished_outcome, is_finished
 
 __all__ = ["BatchReport", "Failure", "InputWarning", "run_batch"]
 
@@ -258,17 +259,23 @@ def _run_images(
 ) -> None:
     preprocessed = not options.engine_spec.detects
     on_error = lambda error: report.fail(error.source, error.reason)  # noqa: E731
-    for stale in remove_stale_temporaries([destination]):
+    embeddings = face_embeddings_writer(destination, options)
+    extras = [embeddings.destination] if embeddings is not None else []
+    for stale in remove_stale_temporaries([destination, *extras]):
         log.warning("removed %s, left by an interrupted run", stale)
     report.in_progress = str(destination)
     try:
         with (
+            OutputSet() as outputs,
             tqdm(total=len(inputs), desc="images", unit="image", disable=not progress) as bar,
             open_table_writer(destination, table_columns(options.engine, options.classifier)) as writer,
+            embeddings or nullcontext(),
         ):
             result: FrameResult
             for result in iter_images(inputs, analyzer, on_error, preprocessed=preprocessed):
                 writer.write_rows(result_rows(result, options.engine, options.classifier))
+                if embeddings is not None:
+                    embeddings.write(result.faces)
                 bar.update(1)
     except OutputError as error:
         report.in_progress = None
@@ -286,4 +293,4 @@ def _run_images(
     report.in_progress = None
     report.faces += writer.rows_written
     report.outputs.append(destination)
-    report.written.append(destination)
+    report.written.extend(outputs.committed)

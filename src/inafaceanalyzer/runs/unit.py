@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,8 +46,10 @@ from ..export.options import VideoOutputs
 from ..export.render import check_not_source, export_annotations
 from ..export.sidecar import PARQUET_KEY, ResultsMeta, meta_path, model_hashes, read_meta, results_options, write_meta
 from ..export.table import open_table_writer, read_table, table_stem
-from ..export.timeline import AnalysedFrames, VideoTiming, read_timing
+from ..export.embeddings import EmbeddingsWriter
+from ..export.timeline import AnalysedFrames
 from ..io import DecodingGap
+from ..io.packets import VideoTiming, read_timing
 from ..io.sampling import Sampling
 from ..options import AnalysisOptions
 from ..pipeline.analyzer import FaceAnalyzer
@@ -127,6 +130,10 @@ def planned_files(outputs: VideoOutputs, options: AnalysisOptions) -> list[Path]
         files += [tracks_path(table), people_path(table)]
         if options.embeddings:
             files.append(embeddings_path(table))
+    elif options.embeddings:
+        from ..export.embeddings import face_embeddings_path
+
+        files.append(face_embeddings_path(table))
     if outputs.stats is not None:
         from ..stats.files import meta_path as stats_meta_path
 
@@ -250,11 +257,15 @@ def analyze_to_outputs(
                disable=not progress, leave=False)
     times: list[float] = []
     outcome = InputOutcome(source, outputs)
+    embeddings = face_embeddings_writer(outputs.table, options)
     with OutputSet() as files:
         metadata = {PARQUET_KEY: _json(header.header())}
-        with bar, open_table_writer(outputs.table, analysis.columns, metadata=metadata) as writer:
+        with bar, open_table_writer(outputs.table, analysis.columns, metadata=metadata) as writer, \
+                embeddings or nullcontext():
             for result in analysis:
                 writer.write_rows(result_rows(result, options.engine, options.classifier))
+                if embeddings is not None:
+                    embeddings.write(result.faces)
                 times.append(float(result.time_s or 0.0))
                 bar.update(1)
         outcome.gaps = list(analysis.gaps)
@@ -280,6 +291,17 @@ def analyze_to_outputs(
     if not same:
         _remove_previous(previous, outputs.table, outcome.written)
     return outcome
+
+
+def face_embeddings_writer(table: Path, options: AnalysisOptions) -> EmbeddingsWriter | None:
+    """The writer of ``<name>.embeddings.npy`` when ``options.embeddings`` asks for the rows' embeddings
+    (the tracking engine writes one per track instead, in its own file)."""
+    if not options.embeddings or _is_tracking(options.engine):
+        return None
+    from ..classification import classifier_classes
+    from ..export.embeddings import EmbeddingsWriter, face_embeddings_path
+
+    return EmbeddingsWriter(face_embeddings_path(table), classifier_classes()[options.classifier].embedding_dim)
 
 
 def _json(value: Any) -> str:
