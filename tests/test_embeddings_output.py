@@ -14,7 +14,7 @@ from inafaceanalyzer import AnalysisOptions
 from inafaceanalyzer.errors import OptionsError
 from inafaceanalyzer.export.embeddings import embeddings_dtype, face_embeddings_path, read_face_embeddings
 from inafaceanalyzer.io import load_image
-from inafaceanalyzer.pipeline.batch import analyze_video_to_files, run_batch
+from inafaceanalyzer.runs import analyze_video_to_files, run_batch
 
 from .conftest import FAMILY, HAMILTON, INDIA, KNUTH, KNUTH224
 

@@ -10,15 +10,27 @@ choices and the tables read them from :data:`CLASSIFIERS` (see
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .base import PRECISIONS, PREDICTION_COLUMNS, FaceClassifier, age_to_decfunc, decfunc_to_age
 from .cydral import CydralGenderAge
 from .fused import FusedGenderAge
 from .hse import HSEGenderAge
 
-if TYPE_CHECKING:
-    from ..options import AnalysisOptions
+
+
+class ClassificationOptions(Protocol):
+    """What the factory reads of :class:`~inafaceanalyzer.options.AnalysisOptions` (options sit above
+    classification: they validate against :data:`CLASSIFIERS`, so classification does not import them)."""
+
+    classifier: str
+    batch_size: int
+    threads: int
+    device: str
+    effective_tta: str
+    min_reliable_face_px: float
+    calibrate_gender: bool
+    precision: str
 
 __all__ = [
     "CLASSIFIERS",
@@ -75,7 +87,7 @@ def classifier_classes() -> dict[str, type[FaceClassifier]]:
     return dict(CLASSIFIERS)
 
 
-def create_classifier(options: AnalysisOptions) -> FaceClassifier:
+def create_classifier(options: ClassificationOptions) -> FaceClassifier:
     """The classifier ``options.classifier`` names, with the options' batch size, threads and device."""
     cls = CLASSIFIERS[options.classifier]
     return cls(

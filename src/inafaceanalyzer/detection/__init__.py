@@ -10,14 +10,27 @@ package registers one with :func:`register_detector`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .base import DetectorSettings, FaceDetector, shape_boxes
 from .centerface import CenterFaceDetector
 from .libfacedetection import LibFaceDetection
 
-if TYPE_CHECKING:
-    from ..options import AnalysisOptions
+
+
+class DetectionOptions(Protocol):
+    """What the factory reads of :class:`~inafaceanalyzer.options.AnalysisOptions` (options sit above
+    detection: they validate against :data:`DETECTORS`, so detection does not import them)."""
+
+    face_detector: str
+    detection_confidence: float | None
+    min_face_size_px: float
+    min_face_size_percent: float | None
+    face_detection_padding: float
+    bbox_scaling: float
+    squarify_bbox: bool
+    threads: int
+    device: str
 
 __all__ = [
     "DETECTORS",
@@ -59,7 +72,7 @@ for _cls in (LibFaceDetection, CenterFaceDetector):
     register_detector(_cls)
 
 
-def detector_settings(options: AnalysisOptions) -> DetectorSettings:
+def detector_settings(options: DetectionOptions) -> DetectorSettings:
     """The generic detection settings carried by the options."""
     return DetectorSettings(
         min_confidence=options.detection_confidence,
@@ -71,6 +84,6 @@ def detector_settings(options: AnalysisOptions) -> DetectorSettings:
     )
 
 
-def create_detector(options: AnalysisOptions) -> FaceDetector:
+def create_detector(options: DetectionOptions) -> FaceDetector:
     """The detector ``options.face_detector`` names (:data:`DETECTORS`), with the options' threads and device."""
     return DETECTORS[options.face_detector](detector_settings(options), threads=options.threads, device=options.device)

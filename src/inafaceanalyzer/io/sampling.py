@@ -30,14 +30,7 @@ from typing import Any
 
 from ..errors import OptionsError
 
-__all__ = ["NearestTimeSampler", "Sampling", "as_rate", "is_keyframes_engine", "sample_times"]
-
-
-def is_keyframes_engine(engine: str) -> bool:
-    """Whether an engine analyses keyframes only (the one place that says so by name)."""
-    from ..options import ENGINES
-
-    return ENGINES[engine].keyframes_only
+__all__ = ["NearestTimeSampler", "Sampling", "as_rate", "sample_times"]
 
 
 @dataclass(frozen=True)
@@ -63,8 +56,9 @@ class Sampling:
 
     @classmethod
     def from_options(cls, options: Any) -> Sampling:
-        """The sampling of :class:`~inafaceanalyzer.options.AnalysisOptions` (``fps``, ``engine``, ``detect_period``)."""
-        return cls(as_rate(options.fps), is_keyframes_engine(options.engine), int(options.detect_period))
+        """The sampling of :class:`~inafaceanalyzer.options.AnalysisOptions` (``fps``, the engine's
+        ``keyframes_only`` fact, ``detect_period``); io reads them without importing the options."""
+        return cls(as_rate(options.fps), bool(options.engine_spec.keyframes_only), int(options.detect_period))
 
     @property
     def every_frame(self) -> bool:

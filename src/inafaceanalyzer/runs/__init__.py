@@ -15,7 +15,7 @@ what each input produces.
 
 from .batch import BatchReport, Failure, InputWarning, run_batch
 from .names import as_sources, output_stem, video_output_paths
-from .results import Results, read_results
+from .readback import Results, read_results
 from .unit import (
     InputOutcome,
     analyze_to_outputs,
