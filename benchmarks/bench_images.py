@@ -92,8 +92,7 @@ def decoded_frames(video: Path, fps: float | None, analyzer: FaceAnalyzer, clock
     with clock:
         source = VideoSource(str(video), fps=fps)
         height, width = source.info.height, source.info.width
-        size = analyzer.detector.reduced_size(height, width) if height and width else None
-        source.reduced_size = None if size is None else (size[1], size[0])
+        source.reduced_size = analyzer.detector.reduced_size(width=width, height=height) if height and width else None
         frames = iter(source)
     while True:
         with clock:
@@ -209,7 +208,7 @@ def main() -> None:
           f"CPU / {cores}); engine / floor = {median('engine', 'wall') / floor:.2f}; "
           f"engine: {1000 / median('engine', 'wall'):.1f} {unit}s/s")
     if paths:
-        scales = [analyzer.detector.input_size(*size)[0] / size[0] for size in map(_size, paths)]
+        scales = [analyzer.detector.input_size(width=w, height=h)[0] / w for h, w in map(_size, paths)]
         halved = sum(scale <= 0.5 for scale in scales)
         print(f"the detector shrinks the photos by {min(scales):.3f} to {max(scales):.3f}; "
               f"{halved} of {len(scales)} photos to half or less (where a JPEG draft could stand for full decoding)")

@@ -13,6 +13,7 @@ import pytest
 from inafaceanalyzer import AnalysisOptions
 from inafaceanalyzer.errors import OptionsError
 from inafaceanalyzer.export.embeddings import embeddings_dtype, face_embeddings_path, read_face_embeddings
+from inafaceanalyzer.export.sidecar import meta_path, read_meta
 from inafaceanalyzer.io import load_image
 from inafaceanalyzer.runs import analyze_video_to_files, run_batch
 
@@ -64,7 +65,8 @@ def test_the_video_engine_writes_them_only_on_request_and_with_the_table(tmp_pat
     rows = analyze_video_to_files(str(HAMILTON), saved, AnalysisOptions(engine="video", fps=2, embeddings=True),
                                   analyzer, written=written)
     sidecar = face_embeddings_path(saved)
-    assert set(written) == {saved, sidecar} and rows > 0
+    assert set(written) == {saved, sidecar, meta_path(saved)} and rows > 0
+    assert sidecar.name in read_meta(saved).outputs  # listed in the run's metadata with the table
     records = np.load(sidecar)
     table = pd.read_parquet(saved)
     assert len(records) == len(table) == rows

@@ -179,8 +179,9 @@ def _load_all(
 
 
 def _shrunk(image: NDArray[np.uint8], detector: FaceDetector) -> NDArray[np.uint8] | None:
-    size = detector.reduced_size(*image.shape[:2])
-    return None if size is None else resize_rgb(image, size[1], size[0])
+    height, width = image.shape[:2]
+    size = detector.reduced_size(width=width, height=height)
+    return None if size is None else resize_rgb(image, *size)
 
 
 def iter_images(
