@@ -134,12 +134,16 @@ class FusedGenderAge(FaceClassifier):
             network is the file the decision was fitted on (``hse_model`` of
             ``models/fused_gender_age.json``, the fp32 one when absent).
         hse_model: another HSE network file (:data:`~.hse.MODELS`), for
-            ``tools/fit_fused.py`` that refits the decision on it.
+            ``tools/fit_fused.py`` that refits the decision on it; the HSE
+            chip is cut at that network's input side (``HSENetwork.side``),
+            directly from the frame.
 
     The per-face data also holds ``embedding``: ``(N, 1024)`` float32, the HSE network's.
     """
 
     name: ClassVar[str] = "FusedGenderAge"
+    # those of the shipped HSE network (224 pixels); an instance whose
+    # ``hse_model`` takes another side sets its own
     chip_sizes: ClassVar[tuple[int, ...]] = (HSE_SIZE, MASTER_SIZE)
     chip_padding: ClassVar[float] = MASTER_PADDING
     chip_paddings: ClassVar[dict[int, float]] = {HSE_SIZE: HSE_PADDING}
@@ -169,6 +173,11 @@ class FusedGenderAge(FaceClassifier):
         if hse_model is None:
             hse_model = parameters().get("hse_model", HSE_MODELS["fp32"])
         self.network = HSENetwork(batch_size, threads, device, hse_model)
+        side = self.network.side
+        if side != HSE_SIZE:
+            self.chip_sizes = (side, MASTER_SIZE)  # type: ignore[misc]
+            self.chip_paddings = {side: HSE_PADDING}  # type: ignore[misc]
+            self.chip_mirror_edges = (side,)  # type: ignore[misc]
         self.cydral = CydralGenderAge(
             batch_size=batch_size, threads=threads, device=device, tta=tta,
             min_reliable_face_px=min_reliable_face_px, calibrate_gender=False, precision=precision,
@@ -176,7 +185,7 @@ class FusedGenderAge(FaceClassifier):
 
     def features(self, chips: FaceChips) -> dict[str, NDArray]:
         """The raw per-face inputs of the decision (:func:`raw_features`), and ``embedding``."""
-        hse = self.network(chips.chips[HSE_SIZE], mirror=self.tta == "flip")
+        hse = self.network(chips.chips[self.network.side], mirror=self.tta == "flip")
         gender, age = self.cydral.probabilities(chips)
         n = len(chips.landmarks)
         side = chip_side_px(chips.landmarks) if n else np.zeros(0)

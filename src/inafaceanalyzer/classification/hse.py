@@ -56,7 +56,7 @@ class HSEOutputs(dict):
 
 
 def to_network_input(chips: NDArray[np.uint8]) -> NDArray[np.float32]:
-    """The network's input of ``(N, 224, 224, 3)`` uint8 RGB chips: BGR minus the channel means, float32."""
+    """The network's input of ``(N, S, S, 3)`` uint8 RGB chips: BGR minus the channel means, float32."""
     x = chips[..., ::-1].astype(np.float32)
     x -= _MEANS_BGR
     return x
@@ -69,6 +69,8 @@ def _logodds(p: NDArray[np.float64]) -> NDArray[np.float64]:
 
 #: the network files by precision: as converted (fp32). An int8 quantisation
 #: (``tools/quantize_hse.py``) was measured and not kept: see docs/accuracy.md.
+#: The same graph at a smaller input side (``tools/hse_input_side.py``: 160 and
+#: 176 pixels) was measured and not kept either.
 MODELS = {"fp32": "hse-faceres-deep.onnx"}
 
 
@@ -87,6 +89,9 @@ class HSENetwork:
 
     Args:
         model: the network file, one of :data:`MODELS`.
+
+    ``side`` is the input side its graph declares (224 for the converted
+    network): the side of the chips it takes.
     """
 
     def __init__(
@@ -97,9 +102,10 @@ class HSENetwork:
         self.batch_size = int(batch_size)
         self.model = model
         self._session = hse_session(model, threads, device)
+        self.side = int(self._session.get_inputs()[0].shape[1])
 
     def __call__(self, chips: NDArray[np.uint8], mirror: bool = False) -> HSEOutputs:
-        """Outputs for ``(N, 224, 224, 3)`` uint8 RGB chips; with ``mirror`` also their mirror images, averaged.
+        """Outputs for ``(N, side, side, 3)`` uint8 RGB chips; with ``mirror`` also their mirror images, averaged.
 
         Gender log-odds and embeddings are averaged over the views, age
         distributions mixed.
