@@ -7,6 +7,8 @@ place) are checked bit for bit against the plain computations they replace;
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -105,17 +107,29 @@ def test_precision_is_an_option_value():
         CydralGenderAge(precision="int4")
 
 
+def _cpu_has_vnni() -> bool:
+    """Whether the CPU has the VNNI int8 dot-product instructions (Linux: /proc/cpuinfo's flags)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
 @pytest.mark.shared_media
 def test_int8_networks_agree_with_the_float_ones(analyzer):
     faces = _shared_faces(analyzer)
     fp32 = CydralGenderAge(tta="full", threads=2, device="cpu").predict(faces)
     int8 = CydralGenderAge(tta="full", threads=2, device="cpu", precision="int8").predict(faces)
     assert len(faces.roll) >= 10
-    # the quantised convolutions move the scores a little, not the decisions; how much depends on
-    # the CPU's int8 kernels (a face at 0.005 in fp32 read 0.11 in int8 on an AVX2 machine without
-    # VNNI, 0.1 or less on others), so the bound is on the typical move and a loose one on the worst
+    # the quantised convolutions move the scores a little, not the decisions. How much depends on the
+    # CPU's int8 kernels: ONNX Runtime's AVX2 path without VNNI (seen on an AMD EPYC) moved a face's
+    # P(male) from 0.005 to 0.11 and an age by 8 years, where VNNI machines stayed within 0.1 and 4
+    # years (docs/models.md says so to users); the typical move is bounded the same on both
+    vnni = _cpu_has_vnni()
     moved = np.abs(int8["sex_prob_male"] - fp32["sex_prob_male"])
-    assert np.median(moved) < 0.02 and moved.max() < 0.2
+    assert np.median(moved) < 0.02 and moved.max() < (0.1 if vnni else 0.2)
     assert np.mean(int8["sex_label"] == fp32["sex_label"]) >= 0.9
-    assert np.abs(int8["age_label"] - fp32["age_label"]).max() < 4
+    years = np.abs(int8["age_label"] - fp32["age_label"])
+    assert np.median(years) < 1.5 and years.max() < (4 if vnni else 10)
     assert np.array_equal(int8["reliable"], fp32["reliable"])
