@@ -55,6 +55,7 @@ def test_the_converter_reproduces_the_committed_file(tmp_path):
     assert model_path(MODEL).read_bytes() == data
 
 
+@pytest.mark.shared_media  # calibrates on shared photos of ../shared
 def test_the_quantizer_writes_an_int8_network_that_runs(tmp_path):
     """``tools/quantize_hse.py`` (measured, not shipped: docs/accuracy.md); its dynamic path, which needs no calibration."""
     pytest.importorskip("onnxruntime.quantization")
@@ -79,6 +80,7 @@ def test_the_quantizer_writes_an_int8_network_that_runs(tmp_path):
     assert fp32 @ int8 / np.linalg.norm(fp32) / np.linalg.norm(int8) > 0.9
 
 
+@pytest.mark.shared_media  # reads shared photos of ../shared
 def test_the_input_side_tool_keeps_the_graph_and_runs_at_a_smaller_side(tmp_path):
     """``tools/hse_input_side.py`` (measured at 160 and 176 pixels, not shipped: docs/accuracy.md)."""
     pytest.importorskip("onnx")
