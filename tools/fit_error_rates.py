@@ -68,13 +68,13 @@ def cross_validated_faces(root: str, folds: int = 10, threads: int | None = None
     from inafaceanalyzer.alignment.chips import ChipExtractor, chip_side_px
     from inafaceanalyzer.classification.cydral import MASTER_PADDING, MASTER_SIZE, CydralGenderAge
     from inafaceanalyzer.detection import create_detector
-    from inafaceanalyzer.evaluation import central_face, load_labelled_set
+    from inafaceanalyzer.evaluation import load_labelled_set
     from inafaceanalyzer.evaluation.calibration import (  # the shipped fit's features
         _features,
+        central_faces,
         face_at_size,
         fit_logistic,
     )
-    from inafaceanalyzer.io import load_image
     from inafaceanalyzer.options import AnalysisOptions
 
     dataset = load_labelled_set(root)
@@ -84,13 +84,7 @@ def cross_validated_faces(root: str, folds: int = 10, threads: int | None = None
     classifier = CydralGenderAge(threads=threads, device="cpu", tta=options.effective_tta)
     extractor = ChipExtractor((MASTER_SIZE,), MASTER_PADDING)
     rows = []
-    for index, path in enumerate(dataset.image_paths()):
-        image = load_image(path)
-        faces = detector(image)
-        chosen = central_face(faces, *image.shape[:2])
-        if chosen is None:
-            continue
-        raw = faces.data["raw_xyxy"][chosen]
+    for index, image, raw in central_faces(dataset.image_paths(), detector):
         longest = max(raw[2] - raw[0], raw[3] - raw[1])
         for size in CV_SIZES:
             scaled, factor = face_at_size(image, raw, size)

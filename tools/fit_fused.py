@@ -46,10 +46,8 @@ from inafaceanalyzer.classification import fused
 from inafaceanalyzer.classification.fused import FusedGenderAge, gender_design, mixed_age
 from inafaceanalyzer.classification.hse import MODELS as HSE_MODELS
 from inafaceanalyzer.detection import create_detector
-from inafaceanalyzer.evaluation.calibration import face_at_size, fit_logistic
+from inafaceanalyzer.evaluation.calibration import central_faces, face_at_size, fit_logistic
 from inafaceanalyzer.evaluation.dataset import AGE_BUCKETS, load_labelled_set
-from inafaceanalyzer.evaluation.runner import central_face
-from inafaceanalyzer.io import load_image
 from inafaceanalyzer.options import AnalysisOptions
 
 log = logging.getLogger("fit_fused")
@@ -75,14 +73,7 @@ def collect(root: str, threads: int | None = None, hse_model: str | None = None)
         classifier.chip_sizes, classifier.chip_padding, classifier.chip_paddings, classifier.chip_mirror_edges
     )
     rows: dict[str, list] = {key: [] for key in (*_KEYS, "image", "male", "age_ref", "adult", "bucket", "size_px", "scale")}
-    for index, path in enumerate(dataset.image_paths()):
-        image = load_image(path)
-        faces = detector(image)
-        chosen = central_face(faces, *image.shape[:2])
-        if chosen is None:
-            log.warning("%s: no face found", path)
-            continue
-        raw = faces.data["raw_xyxy"][chosen]
+    for index, image, raw in central_faces(dataset.image_paths(), detector):
         longest = max(raw[2] - raw[0], raw[3] - raw[1])
         label = dataset.faces.iloc[index]
         for size in SIZES:

@@ -43,9 +43,7 @@ from inafaceanalyzer.alignment.chips import ChipExtractor
 from inafaceanalyzer.classification import hse
 from inafaceanalyzer.classification.fused import FusedGenderAge
 from inafaceanalyzer.detection import create_detector
-from inafaceanalyzer.evaluation.calibration import face_at_size
-from inafaceanalyzer.evaluation.runner import central_face
-from inafaceanalyzer.io import load_image
+from inafaceanalyzer.evaluation.calibration import central_faces, face_at_size
 from inafaceanalyzer.models import model_path
 from inafaceanalyzer.options import AnalysisOptions
 
@@ -64,13 +62,7 @@ def calibration_inputs(folder: Path) -> np.ndarray:
         FusedGenderAge.chip_mirror_edges,
     )
     chips = []
-    for path in sorted((folder / "images").glob("*.jpg"))[::3]:
-        image = load_image(path)
-        faces = detector(image)
-        chosen = central_face(faces, *image.shape[:2])
-        if chosen is None:
-            continue
-        raw = faces.data["raw_xyxy"][chosen]
+    for _, image, raw in central_faces(sorted((folder / "images").glob("*.jpg"))[::3], detector):
         for size in SIZES:
             scaled, factor = face_at_size(image, raw, size)
             chips.append(extractor(scaled, raw[None, :] * factor).chips[hse.HSE_SIZE])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,18 +29,37 @@ from PIL import Image
 from ..alignment.chips import ChipExtractor, chip_side_px
 from ..classification.cydral import MASTER_PADDING, MASTER_SIZE, TTA_MODES, CydralGenderAge
 from ..detection import create_detector
+from ..detection.base import FaceDetector
 from ..io import load_image
 from ..options import AnalysisOptions
 from .dataset import load_labelled_set
 from .runner import central_face
 
-__all__ = ["FIT_SIZES", "collect", "fit_logistic", "fit_calibration", "main"]
+__all__ = ["FIT_SIZES", "central_faces", "collect", "face_at_size", "fit_logistic", "fit_calibration", "main"]
 
 log = logging.getLogger(__name__)
 
 #: detector-box sizes (pixels) each face is also seen at; 0: its own size
 FIT_SIZES: tuple[int, ...] = (0, 16, 20, 24, 30, 40, 60)
 
+
+
+def central_faces(
+    paths: Iterable[str | Path], detector: FaceDetector
+) -> Iterator[tuple[int, NDArray[np.uint8], NDArray[np.float64]]]:
+    """Each labelled image's index, pixels and the detector's raw box of its central face.
+
+    An image where no face is found is logged and skipped (its index is not
+    yielded), as every fit on a labelled set does.
+    """
+    for index, path in enumerate(paths):
+        image = load_image(path)
+        faces = detector(image)
+        chosen = central_face(faces, *image.shape[:2])
+        if chosen is None:
+            log.warning("%s: no face found", path)
+            continue
+        yield index, image, faces.data["raw_xyxy"][chosen]
 
 
 def face_at_size(image: NDArray[np.uint8], raw: NDArray[np.float64], size: float) -> tuple[NDArray[np.uint8], float]:
@@ -85,13 +105,7 @@ def collect(root: str | Path, threads: int | None = None) -> dict[str, NDArray]:
     classifier = CydralGenderAge(threads=threads, device="cpu", tta="full")
     extractor = ChipExtractor((MASTER_SIZE,), MASTER_PADDING)
     rows: dict[str, list] = {"image": [], "male": [], "size": [], "side": [], **{m: [] for m in TTA_MODES}}
-    for index, path in enumerate(dataset.image_paths()):
-        image = load_image(path)
-        faces = detector(image)
-        chosen = central_face(faces, *image.shape[:2])
-        if chosen is None:
-            continue
-        raw = faces.data["raw_xyxy"][chosen]
+    for index, image, raw in central_faces(dataset.image_paths(), detector):
         for size in FIT_SIZES:
             scaled, factor = face_at_size(image, raw, size)
             chips = extractor(scaled, raw[None, :] * factor)
