@@ -27,7 +27,6 @@ from inafaceanalyzer.identity import (
 )
 from inafaceanalyzer.identity.embedders import hse_embedder
 from inafaceanalyzer.identity.people import embeddings_path
-from inafaceanalyzer.io import VideoSource
 from inafaceanalyzer.pipeline.results import COLUMNS
 from inafaceanalyzer.runs import analyze_video_to_files
 from inafaceanalyzer.tracking import TRACK_COLUMNS, tracks_path

@@ -18,7 +18,6 @@ from .fused import FusedGenderAge
 from .hse import HSEGenderAge
 
 
-
 class ClassificationOptions(Protocol):
     """What the factory reads of :class:`~inafaceanalyzer.options.AnalysisOptions` (options sit above
     classification: they validate against :data:`CLASSIFIERS`, so classification does not import them)."""

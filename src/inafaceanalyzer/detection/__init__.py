@@ -17,7 +17,6 @@ from .centerface import CenterFaceDetector
 from .libfacedetection import LibFaceDetection
 
 
-
 class DetectionOptions(Protocol):
     """What the factory reads of :class:`~inafaceanalyzer.options.AnalysisOptions` (options sit above
     detection: they validate against :data:`DETECTORS`, so detection does not import them)."""

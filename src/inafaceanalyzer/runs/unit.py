@@ -42,11 +42,11 @@ from tqdm import tqdm
 
 from ..errors import OptionsError, OutputError
 from ..export.atomic import OutputSet, remove_stale_temporaries
+from ..export.embeddings import EmbeddingsWriter
 from ..export.options import VideoOutputs
 from ..export.render import check_not_source, export_annotations
 from ..export.sidecar import PARQUET_KEY, ResultsMeta, meta_path, model_hashes, read_meta, results_options, write_meta
 from ..export.table import open_table_writer, read_table, table_stem
-from ..export.embeddings import EmbeddingsWriter
 from ..export.timeline import AnalysedFrames
 from ..io import DecodingGap
 from ..io.packets import VideoTiming, read_timing
