@@ -143,6 +143,27 @@ def test_a_signal_mid_batch_keeps_what_was_finished_and_leaves_nothing_else(tmp_
     assert pd.read_csv(out / "a.csv").frame.nunique() >= 25  # a whole 10 s clip at 3 frames per second
 
 
+def test_a_signal_that_lands_in_a_finaliser_still_stops_the_batch(tmp_path, capsys):
+    # CPython swallows an exception raised in __del__: CI once saw a SIGTERM lost in tqdm.__del__ (exit 0)
+    from inafaceanalyzer import AnalysisOptions, run_batch
+    from inafaceanalyzer.errors import Interrupted
+    from inafaceanalyzer.interrupts import interruptible, pending
+
+    class SignalsWhenCollected:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGTERM)  # the handler runs here, inside the finaliser
+
+    inputs, out = _batch(tmp_path, 2)
+    with pytest.raises(Interrupted) as stopped, interruptible():
+        SignalsWhenCollected()  # collected at once; the Interrupted its finaliser raised goes nowhere
+        run_batch([str(p) for p in inputs], str(out), AnalysisOptions(fps=3))
+
+    assert stopped.value.signal == signal.SIGTERM
+    assert _files(out) == [] if out.exists() else True, _files(out)
+    assert "Exception ignored" not in capsys.readouterr().err
+    assert pending() is None and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
 def test_a_rerun_after_sigterm_removes_stale_temporaries_and_gives_the_same_outputs(tmp_path):
     inputs, out = _batch(tmp_path, 2)
     proc = _interrupt(_command(inputs, out), [out / "a.csv", out / "a.ass"], signal.SIGTERM)

@@ -13,15 +13,15 @@ makes such a video fail, status 1).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import interrupts
 from ..errors import InaFaceAnalyzerError, Interrupted, OptionsError
 from ..options import AnalysisOptions
 from .arguments import (
@@ -98,29 +98,6 @@ def _check_output(parser: argparse.ArgumentParser, options: AnalysisOptions, out
         parser.error(f"-o {output}: the directory {directory} is not writable")
 
 
-@contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`Interrupted` where the program is, so that its cleanups run.
-
-    The first signal is raised; later ones are ignored while the program
-    cleans up. The previous handlers come back on leaving. A signal ignored
-    when the program started (SIGINT of a background job) stays ignored.
-    """
-    signals = tuple(each for each in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(each) is not signal.SIG_IGN)
-
-    def handler(number: int, frame: object) -> None:
-        for each in signals:
-            signal.signal(each, signal.SIG_IGN)
-        raise Interrupted(number)
-
-    previous = {each: signal.signal(each, handler) for each in signals}
-    try:
-        yield
-    finally:
-        for each, old in previous.items():
-            signal.signal(each, old)
-
-
 def _print_interrupted(report: BatchReport, number: int) -> None:
     """Say on stderr that the run was interrupted, what it finished and what it left."""
     print(f"interrupted by {signal.Signals(number).name}", file=sys.stderr)
@@ -153,11 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report = BatchReport()
     try:
-        with _interruptible():
+        with interrupts.interruptible():
             run_batch(
                 inputs, args.output, options, progress=not (args.no_progress or args.quiet), exports=exports,
                 report=report,
             )
+            interrupts.check()  # a signal swallowed after the last frame still ends the run as interrupted
     except (Interrupted, KeyboardInterrupt) as interrupt:
         number = interrupt.signal if isinstance(interrupt, Interrupted) else signal.SIGINT
         _print_interrupted(report, number)

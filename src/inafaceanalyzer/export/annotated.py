@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
+from .. import interrupts
 from ..io import Frame, VideoSource
 from ..io.container import open_input
 from ..io.packets import VideoTiming, read_timing
@@ -296,6 +297,7 @@ def write_annotated_mp4(
                     pending = frame
                     written += 1
                     bar.update(1)
+                    interrupts.check()
             if pending is not None:
                 last_time = Fraction(pending.pts - timing.origin_pts) * base
                 remaining = timing.end - last_time

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .. import interrupts
 from ..errors import InaFaceAnalyzerError, MediaError, OptionsError, OutputError
 from ..export.atomic import OutputSet, directory_error, remove_stale_temporaries
 from ..export.options import BATCH_REPORT_NAME, BATCH_STATS_STEM, ExportOptions
@@ -187,6 +188,7 @@ def _run_videos(
         models.get()  # the models' own errors come before any input's
     outcomes: list[InputOutcome] = []
     for number, source in enumerate(inputs, start=1):
+        interrupts.check()
         outputs = exports.video_outputs(directory, output_stem(source))
         report.in_progress = source
         try:
@@ -277,6 +279,8 @@ def _run_images(
                 if embeddings is not None:
                     embeddings.write(result.faces)
                 bar.update(1)
+                interrupts.check()
+            interrupts.check()  # before the table is committed
     except OutputError as error:
         report.in_progress = None
         report.fail(str(destination), str(error))

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from tqdm import tqdm
 
+from .. import interrupts
 from ..errors import OptionsError, OutputError
 from ..export.atomic import OutputSet, remove_stale_temporaries
 from ..export.embeddings import EmbeddingsWriter
@@ -268,6 +269,7 @@ def analyze_to_outputs(
                     embeddings.write(result.faces)
                 times.append(float(result.time_s or 0.0))
                 bar.update(1)
+                interrupts.check()
         outcome.gaps = list(analysis.gaps)
         analysis.write_extras(outputs.table)
         timing = read_timing(source, packets=False)
@@ -284,6 +286,7 @@ def analyze_to_outputs(
             names += [os.path.relpath(p, outputs.table.parent) for p in sorted(_listed(previous, outputs.table))
                       if p.is_file()]
         outcome.meta = meta.with_outputs(list(dict.fromkeys(names)))
+        interrupts.check()  # last chance before the outputs are committed
         write_meta(outcome.meta, outputs.table)
         files.commit_first(meta_path(outputs.table))
     outcome.written = list(files.committed)
