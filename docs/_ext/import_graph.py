@@ -35,8 +35,8 @@ SOURCE = Path(__file__).resolve().parents[2] / "src" / PACKAGE
 #: is the package's own ``__init__`` (its public face, which re-exports from
 #: any layer).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("errors and version", ("errors", "_version", "interrupts")),
-    ("shared values", ("detections",)),
+    ("errors and version", ("errors", "_version")),
+    ("shared values and the stop signal", ("detections", "interrupts")),
     ("sources and models", ("io", "models")),
     ("detection", ("detection",)),
     ("alignment", ("alignment",)),
