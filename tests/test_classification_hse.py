@@ -55,6 +55,48 @@ def test_the_converter_reproduces_the_committed_file(tmp_path):
     assert model_path(MODEL).read_bytes() == data
 
 
+def _convert_hse():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("convert_hse", REPO / "tools" / "convert_hse.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_relu6_written_as_one_clip_gives_the_same_numbers_and_the_shipped_file_has_it():
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from inafaceanalyzer.models import create_session
+
+    rng = np.random.default_rng(0)
+    constants = [numpy_helper.from_array(rng.normal(0, 3, (4, 3, 3, 3)).astype(np.float32), "w"),
+                 numpy_helper.from_array(np.array([[[[6.0]]]], np.float32), "six"),
+                 numpy_helper.from_array(np.array([[[[0.0]]]], np.float32), "zero")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Min", ["r", "six"], ["m"], name="min"),
+             helper.make_node("Max", ["m", "zero"], ["y"], name="max")]
+    graph = helper.make_graph(nodes, "relu6", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 14, 14])], constants)
+    original = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    original.ir_version = 8
+    chain = original.SerializeToString()
+    rewritten = _convert_hse().relu6_as_clip(onnx.load_from_string(chain))
+    assert [node.op_type for node in rewritten.graph.node] == ["Conv", "Clip"]
+    x = rng.normal(0, 2, (1, 3, 16, 16)).astype(np.float32)
+    outputs = [create_session(data, threads=1, device="cpu").run(None, {"x": x})[0]
+               for data in (chain, rewritten.SerializeToString())]
+    assert (outputs[0] > 5.99).any() and (outputs[0] == 0).any()  # both ends of the clip are reached
+    assert np.array_equal(outputs[0], outputs[1])
+
+    shipped = model_path(MODEL).read_bytes()
+    assert not [node for node in onnx.load_from_string(shipped).graph.node if node.op_type in ("Min", "Max")]
+    assert _convert_hse().relu6_as_clip(onnx.load_from_string(shipped)).SerializeToString() == shipped
+
+
 @pytest.mark.shared_media  # calibrates on shared photos of ../shared
 def test_the_quantizer_writes_an_int8_network_that_runs(tmp_path):
     """``tools/quantize_hse.py`` (measured, not shipped: docs/accuracy.md); its dynamic path, which needs no calibration."""

@@ -22,6 +22,13 @@ the same bytes (tf2onnx numbers the names it invents with a global counter):
 * names that end with tf2onnx's ``__<counter>`` are renumbered in graph order,
   and the initializers sorted by name (tf2onnx's order varies between runs).
 
+Then one exact rewrite for speed (:func:`relu6_as_clip`): TF's ReLU6 comes
+out of tf2onnx as ``Relu``, ``Min(6)``, ``Max(0)``, three passes over each
+activation that ONNX Runtime cannot fuse into the convolution before them;
+written as one ``Clip(0, 6)`` (the same function, bit for bit), the runtime
+fuses it and the network costs about a quarter less per face. The weights
+are unchanged.
+
 Tool-time dependencies only (never runtime ones): ``tensorflow-cpu`` 2.15,
 ``tf2onnx`` 1.16.1 (which calls ``np.product``: numpy < 2, or the shim
 below), ``onnx``. Usage::
@@ -116,13 +123,62 @@ def canonical(model):
     return model
 
 
+def relu6_as_clip(model):
+    """``Relu -> Min(6) -> Max(0)`` chains written as one ``Clip(0, 6)`` (an exact rewrite; see the module)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    constants = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    def only_consumer(node, op_type: str, value: float):
+        following = consumers.get(node.output[0], [])
+        if len(following) != 1 or following[0].op_type != op_type or len(following[0].input) != 2:
+            return None
+        constant = constants.get(following[0].input[1])
+        return following[0] if constant is not None and constant.size == 1 and float(constant.ravel()[0]) == value \
+            else None
+
+    nodes = []
+    dropped: set[str] = set()
+    rewritten = 0
+    for node in graph.node:
+        if node.output[0] in dropped:
+            continue
+        low = only_consumer(node, "Min", 6.0) if node.op_type == "Relu" else None
+        high = only_consumer(low, "Max", 0.0) if low is not None else None
+        if high is None:
+            nodes.append(node)
+            continue
+        dropped.update((low.output[0], high.output[0]))
+        nodes.append(helper.make_node("Clip", [node.input[0], "relu6_min", "relu6_max"], [high.output[0]],
+                                      name=node.name))
+        rewritten += 1
+    if not rewritten:
+        return model
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {name for node in graph.node for name in node.input}
+    kept = [tensor for tensor in graph.initializer if tensor.name in used]
+    kept += [numpy_helper.from_array(np.array(0.0, np.float32), "relu6_min"),
+             numpy_helper.from_array(np.array(6.0, np.float32), "relu6_max")]
+    del graph.initializer[:]
+    graph.initializer.extend(sorted(kept, key=lambda tensor: tensor.name))
+    onnx.checker.check_model(model)
+    return model
+
+
 def convert(model_json: Path) -> bytes:
     """The canonical ONNX bytes of the TF.js graph ``model_json``."""
     import onnx
 
     model_json = Path(model_json)
     _check_sources(model_json)
-    model = canonical(_tf2onnx_model(model_json))
+    model = relu6_as_clip(canonical(_tf2onnx_model(model_json)))
     onnx.checker.check_model(model)
     return model.SerializeToString()
 

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 #: sha256 of the graph this tool starts from (tools/convert_hse.py's output)
-SOURCE_SHA256 = "ca101939a062abd62df8156a0c07667802a97bf4108e0e6ac4eafec0b20b10a3"
+SOURCE_SHA256 = "655f00fb356edf5f38e5d9c130ff90a4e368bb118779c92c2af5a27d2708ec3e"
 SOURCE_SIDE = 224
 
 
