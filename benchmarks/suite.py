@@ -138,7 +138,8 @@ CHILDREN = {"_build": child_build, "_floor": child_floor, "_peer_video": child_p
 def ours(name: str, args: list[str], output: Path, key: str = "frame") -> Run:
     run = timed(name, [ANALYZER, "--no_progress", "-q", *args])
     # the frame table <stem>.csv, not the <stem>.tracks.csv / <stem>.people.csv beside it
-    table = output if output.suffix == ".csv" else next(p for p in output.glob("*.csv") if "." not in p.stem)
+    table = output if output.suffix == ".csv" else next(
+        p for p in output.glob("*.csv") if not p.name.endswith((".tracks.csv", ".people.csv", ".stats.csv")))
     run.frames, run.faces = table_counts(table, key)
     return run
 
