@@ -133,7 +133,7 @@ def test_the_tables_are_the_engine_columns_around_the_classifier_columns():
         "videotracking": (
             "frame", "bbox", "face_id", "detect_conf", "track_conf", *SEED[3:],
             "sex_decfunc_avg", "age_decfunc_avg", "sex_label_avg", "age_label_avg",
-            *BOX, "time_s", "timecode", *EXTRAS, "avg_weight", "person_id",
+            *BOX, "time_s", "timecode", *EXTRAS, "avg_weight", "person_id", "classified",
         ),
         "preprocessed_image": ("filename", *SEED[3:], *EXTRAS[1:]),
     }
@@ -151,7 +151,7 @@ def test_a_classifier_column_goes_where_the_engine_takes_the_extras():
     try:
         assert table_columns("image", "HSEWithBand") == (*SEED, *BOX, *EXTRAS, "age_band")
         assert table_columns("preprocessed_image", "HSEWithBand")[-1] == "age_band"
-        assert table_columns("videotracking", "HSEWithBand")[-3:] == ("age_band", "avg_weight", "person_id")
+        assert table_columns("videotracking", "HSEWithBand")[-4:] == ("age_band", "avg_weight", "person_id", "classified")
         AnalysisOptions(classifier="HSEWithBand")
     finally:
         CLASSIFIERS.pop("HSEWithBand")

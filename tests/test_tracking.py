@@ -211,13 +211,14 @@ def joined(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tracked(analyzer):
-    """``tracked(path, fps, detect_period) -> (frame table, tracks table, analysis)``, cached."""
-    cache: dict[tuple[str, float | None, int], tuple[pd.DataFrame, pd.DataFrame, TrackingAnalysis]] = {}
+    """``tracked(path, fps, detect_period, classify_period) -> (frame table, tracks table, analysis)``, cached."""
+    cache: dict[tuple[str, float | None, int, int | None], tuple[pd.DataFrame, pd.DataFrame, TrackingAnalysis]] = {}
 
-    def run(path: Path, fps: float | None = 5, detect_period: int = 3):
-        key = (str(path), fps, detect_period)
+    def run(path: Path, fps: float | None = 5, detect_period: int = 3, classify_period: int | None = None):
+        key = (str(path), fps, detect_period, classify_period)
         if key not in cache:
-            options = AnalysisOptions(engine="videotracking", fps=fps, detect_period=detect_period)
+            options = AnalysisOptions(engine="videotracking", fps=fps, detect_period=detect_period,
+                                      classify_period=classify_period)
             analysis = TrackingAnalysis(str(path), options, analyzer)
             table = analysis.dataframe()
             cache[key] = (table, analysis.tracks, analysis)
@@ -290,6 +291,42 @@ def test_detection_on_every_frame_gives_the_video_engine_rows(tracked, analyzer)
         else:
             assert list(table[column]) == list(video[column]), column
     assert table.detect_conf.notna().all()
+
+
+def test_each_track_is_classified_on_one_frame_in_the_period_and_its_other_rows_carry_the_nearest(tracked):
+    table, tracks, _ = tracked(HAMILTON, fps=10, detect_period=3)  # classified where detected: one frame in 3
+    full, full_tracks, _ = tracked(HAMILTON, fps=10, detect_period=3, classify_period=1)
+    assert full.classified.all() and (full.avg_weight > 0).all()
+    assert list(table.frame) == list(full.frame) and list(table.face_id) == list(full.face_id)  # the same tracks
+    assert 0.3 < table.classified.mean() < 0.5
+    for _, rows in table.groupby("face_id", sort=False):
+        assert list(rows.classified) == [i % 3 == 0 for i in range(len(rows))]  # its first frame, then 1 in 3
+        assert (rows.avg_weight[~rows.classified] == 0).all() and (rows.avg_weight[rows.classified] > 0).all()
+        measured = np.flatnonzero(rows.classified.to_numpy())
+        frames = rows.frame.to_numpy()
+        for i in range(len(rows)):  # each row has the values of its track's nearest classified frame
+            distance = np.abs(frames[measured] - frames[i])
+            nearest = measured[np.argmax(distance == distance.min())]  # the earlier on a tie
+            for column in ("sex_decfunc", "age_decfunc", "sex_label", "age_label", "sex_prob_male", "reliable"):
+                assert rows[column].iloc[i] == rows[column].iloc[nearest], (column, frames[i])
+        # where it was classified, the values of the run that classifies every frame
+        where = rows.index[rows.classified]
+        np.testing.assert_allclose(rows.loc[where, "sex_decfunc"], full.loc[where, "sex_decfunc"], atol=1e-4)
+    clear = full_tracks.sex_decfunc_avg.abs() > 0.5  # tracks whose gender is not a toss-up
+    assert clear.sum() >= 5
+    assert list(tracks.sex_label_avg[clear]) == list(full_tracks.sex_label_avg[clear])
+    assert (tracks.age_label_avg - full_tracks.age_label_avg).abs().max() < 3
+
+
+def test_the_classify_period_is_checked():
+    from inafaceanalyzer.errors import OptionsError
+
+    assert AnalysisOptions(engine="videotracking", detect_period=5).effective_classify_period == 5
+    assert AnalysisOptions(engine="videotracking", detect_period=5, classify_period=1).effective_classify_period == 1
+    with pytest.raises(OptionsError, match="classify_period must be >= 1"):
+        AnalysisOptions(engine="videotracking", classify_period=0)
+    with pytest.raises(OptionsError, match="classify_period only applies to the videotracking engine"):
+        AnalysisOptions(engine="video", classify_period=2)
 
 
 @pytest.mark.shared_media

@@ -102,11 +102,12 @@ class VideoTrackingEngine(EngineSpec):
     description = "video with face tracking (--detect_period)"
     tracks = True
     # the seed's tracking columns (see inafaceanalyzer.tracking), then extras; avg_weight:
-    # weight of the row in its track's *_avg values
+    # weight of the row in its track's *_avg values; classified: whether the classifier ran on
+    # this row (else its values are those of the nearest classified frame of its track)
     columns = (
         "frame", "bbox", "face_id", "detect_conf", "track_conf", PREDICTIONS,
         "sex_decfunc_avg", "age_decfunc_avg", "sex_label_avg", "age_label_avg",
-        *_BOX, *_TIME, "face_size", CLASSIFIER_EXTRAS, "avg_weight", "person_id",
+        *_BOX, *_TIME, "face_size", CLASSIFIER_EXTRAS, "avg_weight", "person_id", "classified",
     )
 
 
@@ -234,6 +235,14 @@ class AnalysisOptions:
             frame. Above the native rate, every frame is analysed.
         detect_period: with ``videotracking``, detection runs on one analysed
             frame in ``detect_period``; faces are tracked in between.
+        classify_period: with ``videotracking``, each track's face is
+            classified on one of its frames in ``classify_period`` (its
+            first, then every ``classify_period``-th); its other rows carry
+            the per-frame values of the nearest frame of the same track
+            where it was (their ``classified`` column is false), and its
+            ``*_avg`` values average the frames where it was. ``None`` (the
+            default): the ``detect_period``, so that the classifier runs
+            where the detector does; ``1``: on every frame.
         threads: CPU threads for ONNX Runtime sessions; ``None`` uses the
             cores available to the process.
         tta: test-time augmentation of the gender and age networks:
@@ -287,6 +296,7 @@ class AnalysisOptions:
     batch_size: int = 32
     fps: float | None = None
     detect_period: int = 1
+    classify_period: int | None = None
     threads: int | None = None
     device: Literal["cpu", "cuda", "auto"] = "auto"
     tta: Literal["auto", "none", "flip", "full", "adaptive"] = "auto"
@@ -355,6 +365,10 @@ class AnalysisOptions:
             raise OptionsError(f"the {self.engine} engine analyses images: it takes no fps")
         if not engine.tracks and self.detect_period != 1:
             raise OptionsError(f"detect_period only applies to the {_names(ENGINES, 'tracks')} engine")
+        if self.classify_period is not None and self.classify_period < 1:
+            raise OptionsError(f"classify_period must be >= 1, not {self.classify_period}")
+        if not engine.tracks and self.classify_period not in (None, 1):
+            raise OptionsError(f"classify_period only applies to the {_names(ENGINES, 'tracks')} engine")
         if self.embeddings and not engine.tracks:
             from .classification import classifier_classes
 
@@ -365,6 +379,11 @@ class AnalysisOptions:
                 )
         if self.tracker not in TRACKERS:
             raise OptionsError(f"tracker must be one of {', '.join(TRACKERS)}, not {self.tracker!r}")
+
+    @property
+    def effective_classify_period(self) -> int:
+        """One frame in how many of each track is classified (``classify_period``, else ``detect_period``)."""
+        return self.detect_period if self.classify_period is None else self.classify_period
 
     @property
     def detection_confidence(self) -> float:

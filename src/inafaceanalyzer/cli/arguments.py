@@ -142,6 +142,10 @@ def add_analysis_arguments(parser: argparse.ArgumentParser, engines: Sequence[st
     video.add_argument("--detect_period", type=int, default=_DEFAULTS["detect_period"],
                        help="videotracking: detect faces on one analysed frame in DETECT_PERIOD, track "
                        "them in between")
+    video.add_argument("--classify_period", type=int, default=None,
+                       help="videotracking: classify each track's face on one of its frames in CLASSIFY_PERIOD "
+                       "(its first, then every CLASSIFY_PERIOD-th); its other rows carry the values of its nearest "
+                       "classified frame, with classified=False (default: the --detect_period; 1: every frame)")
     video.add_argument("--embeddings", action="store_true",
                        help="also write the face embeddings (biometric data) beside the table: each "
                        "row's to <name>.embeddings.npy (FusedGenderAge, HSEGenderAge), or with videotracking "

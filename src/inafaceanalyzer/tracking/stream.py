@@ -12,7 +12,11 @@ For each analysed frame, in order:
 4. gender and age, batched over frames as the ``video`` engine does
    (:meth:`FaceAnalyzer.classify_many`, about ``options.batch_size`` faces
    per call, the same flush rule), with each face's weight
-   (:func:`~.smoothing.quality_weights`).
+   (:func:`~.smoothing.quality_weights`), on one frame in
+   ``options.effective_classify_period`` of each track (its first, then
+   every period-th: the chips are cut only for those). The track's other
+   rows carry the per-frame values of its nearest classified frame (the
+   earlier one on a tie), with ``classified`` false and ``avg_weight`` 0.
 
 The smoothed columns (``*_avg``) need a track's every frame, so results are
 held back until every track present in them has ended (at the latest at the
@@ -25,6 +29,7 @@ nor with the size of its frames.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -65,9 +70,11 @@ class _Entry:
     index: int
     time_s: float
     faces: Detections
-    chips: FaceChips | None  # until classified
-    sharpness: NDArray[np.float64]
+    picked: NDArray[np.bool_]  # the faces to classify in this frame
+    chips: FaceChips | None  # of the picked faces, until classified
+    sharpness: NDArray[np.float64]  # of the picked faces
     identity_chips: NDArray[np.uint8] | None = None  # the identity embedder's, until classified
+    measured: Detections | None = None  # the picked faces, classified
     classified: bool = False
 
 
@@ -83,7 +90,8 @@ class _Tracked:
     cut: bool
     detected: bool
     active: frozenset[int]
-    identity_chips: NDArray[np.uint8] | None = None
+    identity_chips: NDArray[np.uint8] | None
+    picked: NDArray[np.bool_]
 
 
 class TrackingStream:
@@ -143,6 +151,9 @@ class TrackingStream:
         self._buffer: deque[_Entry] = deque()
         self._previous_ids: list[int] = []
         self._active: frozenset[int] = frozenset()
+        self._period = options.effective_classify_period
+        self._appearances: dict[int, int] = {}  # the tracking thread's: frames seen per open track
+        self._measured: dict[int, tuple[list[int], list[tuple[Detections, int]]]] = {}
 
     # -- results -----------------------------------------------------------
 
@@ -176,11 +187,12 @@ class TrackingStream:
             if step.detected:
                 self.frames_detected += 1
             self._active = step.active
-            self._see(step.index, step.time, faces)
-            entry = _Entry(step.index, float(step.time), faces, step.chips, step.sharpness, step.identity_chips)
+            self._see(step.index, step.time, faces, step.picked)
+            entry = _Entry(step.index, float(step.time), faces, step.picked, step.chips, step.sharpness,
+                           step.identity_chips)
             self._pending.append(entry)
             self._buffer.append(entry)
-            self._pending_faces += len(faces)
+            self._pending_faces += int(step.picked.sum())
             if self.analyzer.batch_is_full(len(self._pending), self._pending_faces):
                 self._classify()
                 yield from self._emit()
@@ -218,11 +230,13 @@ class TrackingStream:
                     countdown = self.options.detect_period
                 countdown -= 1
                 faces = self.tracker.update(frame, detections)
-                chips = self.analyzer.align(frame.image, faces)
-                sharp = sharpness(frame.image, faces.data.get("raw_xyxy", faces.xyxy))
+                picked = self._pick(faces, self.tracker.active_ids)
+                chosen = faces[picked]
+                chips = self.analyzer.align(frame.image, chosen)
+                sharp = sharpness(frame.image, chosen.data.get("raw_xyxy", chosen.xyxy))
                 identity = None if self.people is None else self.people.embedder.chips(frame.image, chips.landmarks)
                 step = _Tracked(frame.index, frame.time, faces, chips, sharp, cut, detections is not None,
-                                self.tracker.active_ids, identity)
+                                self.tracker.active_ids, identity, picked)
                 del frame, detections  # the image is let go before the next frame is asked for
                 yield step
                 del step
@@ -231,21 +245,32 @@ class TrackingStream:
             if self.cuts is not None:
                 self.cuts.finish()
 
+    def _pick(self, faces: Detections, active: frozenset[int]) -> NDArray[np.bool_]:
+        """The faces of this frame to classify: each track's first frame, then one in the period."""
+        picked = np.zeros(len(faces), dtype=bool)
+        for i, face_id in enumerate(int(each) for each in faces.data["face_id"]):
+            seen = self._appearances.get(face_id, 0)
+            picked[i] = seen % self._period == 0
+            self._appearances[face_id] = seen + 1
+        if len(self._appearances) > 2 * len(active) + 64:  # forget the tracks that ended
+            self._appearances = {face_id: n for face_id, n in self._appearances.items() if face_id in active}
+        return picked
+
     def _close_slots(self, time: Fraction) -> None:
         """The faces of the previous analysed frame stand until ``time``."""
         for face_id in self._previous_ids:
             self._stats[face_id].slot_end = time
         self._previous_ids = []
 
-    def _see(self, index: int, time: Fraction, faces: Detections) -> None:
+    def _see(self, index: int, time: Fraction, faces: Detections, picked: NDArray[np.bool_]) -> None:
         ids = [int(i) for i in faces.data["face_id"]]
         sizes = raw_sizes(faces)
-        for face_id, size, conf in zip(ids, sizes, faces.confidence, strict=True):
+        for face_id, size, conf, pick in zip(ids, sizes, faces.confidence, picked, strict=True):
             stats = self._stats.get(face_id)
             if stats is None:
                 stats = self._stats[face_id] = TrackStats(face_id)
             stats.see(index, time, detected=not math.isnan(conf), size=float(size))
-            self._unclassified[face_id] = self._unclassified.get(face_id, 0) + 1
+            self._unclassified[face_id] = self._unclassified.get(face_id, 0) + int(pick)
             self._unemitted[face_id] = self._unemitted.get(face_id, 0) + 1
         self._previous_ids = ids
 
@@ -253,15 +278,18 @@ class TrackingStream:
         """Classify the pending frames in shared network calls; add them to their tracks."""
         if not self._pending:
             return
-        results = self.analyzer.classify_aligned([(entry.faces, entry.chips) for entry in self._pending])
+        results = self.analyzer.classify_aligned([(entry.faces[entry.picked], entry.chips) for entry in self._pending])
         for entry, faces in zip(self._pending, results, strict=True):
             weights = quality_weights(faces, entry.sharpness)
             add_predictions(self._stats, faces, weights)
             if self.people is not None:
                 self.people.add_frame(entry.index, entry.identity_chips, faces, weights)
-            for face_id in faces.data["face_id"]:
-                self._unclassified[int(face_id)] -= 1
-            entry.faces = faces.with_data(avg_weight=weights)
+            entry.measured = faces.with_data(avg_weight=weights, classified=np.ones(len(faces), dtype=bool))
+            for row, face_id in enumerate(int(each) for each in faces.data["face_id"]):
+                self._unclassified[face_id] -= 1
+                indexes, rows = self._measured.setdefault(face_id, ([], []))
+                indexes.append(entry.index)
+                rows.append((entry.measured, row))
             entry.chips = entry.identity_chips = None
             entry.classified = True
         self._pending = []
@@ -279,11 +307,39 @@ class TrackingStream:
             if not all(self._complete(face_id, active) for face_id in ids):
                 return
             self._buffer.popleft()
-            yield FrameResult(entry.index, entry.time_s, self._with_averages(entry.faces, ids))
+            yield FrameResult(entry.index, entry.time_s, self._with_averages(self._filled(entry), ids))
             for face_id in ids:
                 self._unemitted[face_id] -= 1
                 if self._unemitted[face_id] == 0:
                     self._retire(face_id)
+
+    def _filled(self, entry: _Entry) -> Detections:
+        """The frame's faces with their per-frame values: measured, or carried from the track's nearest."""
+        measured = entry.measured
+        assert measured is not None
+        if entry.picked.all():
+            return measured
+        faces = entry.faces
+        sources: list[tuple[Detections, int]] = []
+        measured_rows = iter(range(len(measured)))
+        for face_id, pick in zip(faces.data["face_id"], entry.picked, strict=True):
+            sources.append((measured, next(measured_rows)) if pick else self._nearest(int(face_id), entry.index))
+        names = [name for name in measured.data if name not in faces.data]
+        columns = {name: np.asarray([source.data[name][row] for source, row in sources]) for name in names}
+        columns["avg_weight"] = np.where(entry.picked, columns["avg_weight"], 0.0)
+        columns["classified"] = entry.picked.copy()
+        points = np.full((len(faces), 5, 2), np.nan)
+        if measured.alignment_points is not None:
+            points[entry.picked] = measured.alignment_points
+        return faces.with_alignment_points(points).with_data(**columns)
+
+    def _nearest(self, face_id: int, index: int) -> tuple[Detections, int]:
+        """The classified row of track ``face_id`` nearest frame ``index`` (the earlier on a tie)."""
+        indexes, rows = self._measured[face_id]
+        after = bisect.bisect_left(indexes, index)
+        if after == len(indexes) or (after > 0 and index - indexes[after - 1] <= indexes[after] - index):
+            return rows[after - 1]
+        return rows[after]
 
     def _with_averages(self, faces: Detections, ids: list[int]) -> Detections:
         rows = []
@@ -310,3 +366,4 @@ class TrackingStream:
         summary.update(self._averages.pop(face_id, {}))
         self._summaries.append(summary)
         del self._unclassified[face_id], self._unemitted[face_id]
+        self._measured.pop(face_id, None)
