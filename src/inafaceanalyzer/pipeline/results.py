@@ -56,6 +56,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {engine: table_columns(engine) for engine 
 - ``reliable``: ``False`` for a face too small (under ``min_reliable_face_px``,
   30 pixels by default) or too blurred to judge; studies
   can exclude these rows (see :mod:`inafaceanalyzer.classification.cydral`).
+- ``avg_weight``, ``person_id``, ``classified`` (``videotracking``): the row's
+  weight in its track's ``*_avg`` values, the person its track belongs to,
+  and whether the classifier ran on it (else its per-frame values are those
+  of its track's nearest classified frame: ``classify_period``).
 """
 
 
