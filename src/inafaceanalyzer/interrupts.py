@@ -8,7 +8,9 @@ swallowed and the program goes on as if nothing happened (seen in CI: a
 SIGTERM lost in ``tqdm.__del__``, and the batch finished with status 0). The
 handler therefore also records the signal, and the loops over inputs and
 frames call :func:`check` at each step, which raises again while a stop is
-pending: a swallowed signal stops the run one frame later instead of never.
+pending, as does the commit of an input's outputs
+(:meth:`~inafaceanalyzer.export.atomic.OutputSet.commit`): a swallowed
+signal stops the run one frame later, and never lets its outputs appear.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .. import interrupts
 from ..errors import OutputError
 
 __all__ = ["OutputSet", "atomic_path", "directory_error", "is_temporary_of", "remove_stale_temporaries", "temporary_path"]
@@ -151,10 +152,13 @@ class OutputSet:
         """Rename every temporary file to its output; returns the outputs.
 
         If a rename fails or is interrupted, the outputs already renamed are
-        removed again and the other temporaries deleted: none or all.
+        removed again and the other temporaries deleted: none or all. A stop
+        asked by a signal that a finaliser swallowed (:mod:`~inafaceanalyzer.interrupts`)
+        commits nothing.
         """
         done: list[Path] = []
         try:
+            interrupts.check()
             for destination, temporary in list(self._temporaries.items()):
                 try:
                     os.replace(temporary, destination)

@@ -280,7 +280,6 @@ def _run_images(
                     embeddings.write(result.faces)
                 bar.update(1)
                 interrupts.check()
-            interrupts.check()  # before the table is committed
     except OutputError as error:
         report.in_progress = None
         report.fail(str(destination), str(error))

@@ -286,7 +286,6 @@ def analyze_to_outputs(
             names += [os.path.relpath(p, outputs.table.parent) for p in sorted(_listed(previous, outputs.table))
                       if p.is_file()]
         outcome.meta = meta.with_outputs(list(dict.fromkeys(names)))
-        interrupts.check()  # last chance before the outputs are committed
         write_meta(outcome.meta, outputs.table)
         files.commit_first(meta_path(outputs.table))
     outcome.written = list(files.committed)
