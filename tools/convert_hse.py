@@ -125,7 +125,6 @@ def canonical(model):
 
 def relu6_as_clip(model):
     """``Relu -> Min(6) -> Max(0)`` chains written as one ``Clip(0, 6)`` (an exact rewrite; see the module)."""
-    import onnx
     from onnx import helper, numpy_helper
 
     graph = model.graph
@@ -168,7 +167,6 @@ def relu6_as_clip(model):
              numpy_helper.from_array(np.array(6.0, np.float32), "relu6_max")]
     del graph.initializer[:]
     graph.initializer.extend(sorted(kept, key=lambda tensor: tensor.name))
-    onnx.checker.check_model(model)
     return model
 
 

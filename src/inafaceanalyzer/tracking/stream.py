@@ -74,8 +74,7 @@ class _Entry:
     chips: FaceChips | None  # of the picked faces, until classified
     sharpness: NDArray[np.float64]  # of the picked faces
     identity_chips: NDArray[np.uint8] | None = None  # the identity embedder's, until classified
-    measured: Detections | None = None  # the picked faces, classified
-    classified: bool = False
+    measured: Detections | None = None  # the picked faces, once classified
 
 
 @dataclass
@@ -291,7 +290,6 @@ class TrackingStream:
                 indexes.append(entry.index)
                 rows.append((entry.measured, row))
             entry.chips = entry.identity_chips = None
-            entry.classified = True
         self._pending = []
         self._pending_faces = 0
 
@@ -301,7 +299,7 @@ class TrackingStream:
     def _emit(self) -> Iterator[FrameResult]:
         """Yield the leading buffered frames whose tracks have all ended and been classified."""
         active = self._active
-        while self._buffer and self._buffer[0].classified:
+        while self._buffer and self._buffer[0].measured is not None:
             entry = self._buffer[0]
             ids = [int(i) for i in entry.faces.data["face_id"]]
             if not all(self._complete(face_id, active) for face_id in ids):
